@@ -1,0 +1,46 @@
+"""The shared secret in X-Webhook-Secret: wrong values rejected everywhere, no secret handled (AUTH-*)."""
+
+from __future__ import annotations
+
+from harness import checks
+from harness.client import Client, Target
+from harness.deliveries import SECRET_VARIANTS, SecretVariant
+from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
+from harness.plugin import requirement
+from harness.secret import Secret
+from harness.transport import Exchange
+
+
+def _deliver_variant(client: Client, target: Target, event: str, variant: SecretVariant) -> Exchange:
+    """Send ``event`` with a wrong value derived from the target's secret."""
+    secret = target.secret.reveal()
+    if not secret:
+        raise checks.NotApplicable(
+            "no secret is configured: set WEBHOOK_SECRET (or --webhook-secret-file) to the webhook's secret "
+            "to check that wrong ones get 401"
+        )
+    reason = variant.unusable(secret)
+    if reason:
+        raise checks.NotApplicable(reason)
+    made = variant.make(secret)
+    return client.deliver(event, None if made is None else Secret(made), header_note=variant.description)
+
+
+@requirement("AUTH-1", cases=[(v.name, v) for v in SECRET_VARIANTS])
+def test_validate_with_bad_secret_gets_401(webhook_client: Client, webhook_target: Target, case: SecretVariant) -> None:
+    checks.answered_401(_deliver_variant(webhook_client, webhook_target, VALIDATE, case))
+
+
+@requirement("AUTH-2", cases=[(f"{slug(e)}-{v.name}", (e, v)) for e in DOCUMENT_EVENTS for v in SECRET_VARIANTS])
+def test_event_with_bad_secret_gets_401(
+    webhook_client: Client, webhook_target: Target, case: tuple[str, SecretVariant]
+) -> None:
+    event, variant = case
+    checks.answered_401(_deliver_variant(webhook_client, webhook_target, event, variant))
+
+
+@requirement("AUTH-3", cases=[(slug(e), e) for e in KNOWN_EVENTS])
+def test_empty_secret_header_accepted_without_secret(webhook_client: Client, webhook_target: Target, case: str) -> None:
+    if webhook_target.secret:
+        raise checks.NotApplicable("a secret is configured; this checks receivers configured without one")
+    checks.answered_2xx(webhook_client.deliver(case, Secret("")))

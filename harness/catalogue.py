@@ -1,0 +1,58 @@
+"""The requirement catalogue: stable ids, levels and one-line statements, kept as data.
+
+The data ships with the suite (``conformance_tests/requirements.json``) and has its own schema
+(``schemas/requirements.schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Requirement", "catalogue", "requirement"]
+
+Level = Literal["MUST", "SHOULD", "INFO"]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    level: Level
+    statement: str
+    source: str
+    fix: str
+
+    @property
+    def family(self) -> str:
+        return self.id.split("-")[0]
+
+    @property
+    def title(self) -> str:
+        """``AUTH-2 (MUST) With a secret configured, ...``: how a requirement is named in output."""
+        return f"{self.id} ({self.level}) {self.statement}"
+
+
+def _catalogue_path() -> Path:
+    # Installed, conformance_tests sits beside harness in site-packages, as in a checkout.
+    import conformance_tests
+
+    return Path(conformance_tests.__file__).resolve().parent / "requirements.json"
+
+
+@cache
+def catalogue() -> Mapping[str, Requirement]:
+    """Every requirement by id, in catalogue order."""
+    data = json.loads(_catalogue_path().read_text(encoding="utf-8"))
+    return {entry["id"]: Requirement(**entry) for entry in data["requirements"]}
+
+
+def requirement(requirement_id: str) -> Requirement:
+    """The requirement with this id; a KeyError names the id when it is not in the catalogue."""
+    try:
+        return catalogue()[requirement_id]
+    except KeyError:
+        raise KeyError(f"{requirement_id!r} is not in the requirement catalogue") from None

@@ -1,0 +1,152 @@
+"""Judging exchanges: one small function per property, named after what it asserts.
+
+A check returns None when the property holds and raises :class:`CheckFailed` when it does not.
+:class:`NotApplicable` means the property cannot be judged here (a precondition failed); the
+plugin turns it into a skip with its reason. Neither knows about pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from harness.secret import MIN_JUDGED_LENGTH, Secret
+from harness.transport import Exchange
+
+__all__ = [
+    "CheckFailed",
+    "NotApplicable",
+    "answered_2xx",
+    "answered_401",
+    "answered_ok_body",
+    "never_redirected",
+    "secret_never_echoed",
+]
+
+OK_BODY = b"OK"
+
+
+class NotApplicable(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The check cannot be judged; the message says why and what to do."""
+
+
+@dataclass
+class CheckFailed(AssertionError):  # noqa: N818 - named for the outcome, like pytest.fail's Failed
+    """A requirement does not hold: what was expected, what happened, on which exchange."""
+
+    expected: str
+    actual: str
+    exchange: Exchange | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        return f"expected {self.expected}; got {self.actual}"
+
+
+def status_text(exchange: Exchange) -> str:
+    """The outcome of an exchange in a few words: ``403 Forbidden`` or ``no response: read-timeout (...)``."""
+    if exchange.response is None:
+        assert exchange.error is not None
+        return f"no response: {exchange.error.kind} ({exchange.error.detail})"
+    response = exchange.response
+    text = f"{response.status} {response.reason}".strip()
+    location = response.header("Location")
+    if 300 <= response.status < 400 and location:
+        text += f" to {location[:200]!r}"
+    return text
+
+
+def _hint_for(exchange: Exchange) -> str | None:
+    response = exchange.response
+    if response is None:
+        assert exchange.error is not None
+        if exchange.error.kind in ("read-timeout", "deadline"):
+            return "The Cloud gives up after 5 s: answer first, then do the work (a queue, a background job)."
+        return None
+    if 300 <= response.status < 400:
+        return (
+            "Answer at the URL itself. The Cloud turns a 301/302 into a GET without a body, so the event is "
+            "lost, and sends its secret on to the new location; the harness never follows redirects."
+        )
+    return None
+
+
+def answered_2xx(exchange: Exchange) -> None:
+    """The exchange got a response with a 2xx status, within the timeout."""
+    __tracebackhide__ = True
+    if exchange.response is not None and 200 <= exchange.response.status < 300:
+        return
+    raise CheckFailed("a 2xx status", status_text(exchange), exchange, _hint_for(exchange))
+
+
+def answered_401(exchange: Exchange) -> None:
+    """The exchange got exactly 401 Unauthorized."""
+    __tracebackhide__ = True
+    if exchange.response is not None and exchange.response.status == 401:
+        return
+    hint = _hint_for(exchange)
+    if exchange.response is not None:
+        status = exchange.response.status
+        if 200 <= status < 300:
+            hint = (
+                "The receiver accepted a wrong secret: compare the whole header value with the secret, "
+                "in constant time."
+            )
+        elif status == 403:
+            hint = "Answer 401 Unauthorized for a missing or wrong secret, not 403."
+    raise CheckFailed("401 Unauthorized", status_text(exchange), exchange, hint)
+
+
+def answered_ok_body(exchange: Exchange) -> None:
+    """A 2xx response has the body ``OK`` (surrounding whitespace aside), as the Cloud's documentation shows."""
+    __tracebackhide__ = True
+    response = exchange.response
+    if response is None or not 200 <= response.status < 300:
+        raise NotApplicable(f"the request did not get a 2xx ({status_text(exchange)}), so its body is not judged")
+    if response.body.strip() == OK_BODY:
+        return
+    raise CheckFailed(
+        "the body OK",
+        f"{response.status} with a body of {len(response.body)} bytes",
+        exchange,
+        "The Cloud accepts any 2xx, but its documentation answers 'OK'; receivers following it interoperate best.",
+    )
+
+
+def never_redirected(exchanges: Iterable[Exchange]) -> None:
+    """No exchange got a 3xx."""
+    __tracebackhide__ = True
+    for exchange in exchanges:
+        if exchange.response is not None and 300 <= exchange.response.status < 400:
+            raise CheckFailed("no redirect", status_text(exchange), exchange, _hint_for(exchange))
+
+
+def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
+    """No response, status line, header or body, contains the secret."""
+    __tracebackhide__ = True
+    if not secret:
+        raise NotApplicable("no secret is configured, so there is none to leak")
+    if len(secret) < MIN_JUDGED_LENGTH:
+        raise NotApplicable(
+            f"the secret is shorter than {MIN_JUDGED_LENGTH} characters and could appear in a response by "
+            "chance; use a long random secret (the dashboard generates 30 characters)"
+        )
+    needle = secret.reveal().encode("utf-8")
+    for exchange in exchanges:
+        response = exchange.response
+        if response is None:
+            continue
+        header_bytes = "\n".join(f"{k}: {v}" for k, v in response.headers).encode("latin-1", "replace")
+        for where, haystack in (
+            ("body", response.body),
+            ("headers", header_bytes),
+            ("reason", response.reason.encode("latin-1", "replace")),
+        ):
+            if needle in haystack:
+                raise CheckFailed(
+                    "no response containing the secret",
+                    f"the secret in the response {where} ({status_text(exchange)})",
+                    exchange,
+                    "Never echo the secret, nor the received header, in a response: the Cloud shows response "
+                    "bodies in its dashboard.",
+                )

@@ -1,0 +1,29 @@
+"""The bundled reference receiver, started in-process: the suite's target when none is given."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+
+from harness.client import Target
+from harness.secret import Secret
+from reference_receiver.app import create_app
+from reference_receiver.serve import RunningServer, start_in_thread
+
+__all__ = ["EmbeddedReceiver", "generated_secret"]
+
+
+def generated_secret() -> Secret:
+    """A fresh random secret like the dashboard's generator makes (30 characters)."""
+    return Secret(random_secrets.token_urlsafe(30)[:30])
+
+
+class EmbeddedReceiver:
+    """The reference receiver on a free loopback port, with its own secret, until ``stop()``."""
+
+    def __init__(self, secret: Secret | None = None) -> None:
+        self.secret = secret or generated_secret()
+        self._server: RunningServer = start_in_thread(create_app(secret=self.secret.reveal()))
+        self.target = Target(url=self._server.url, secret=self.secret, embedded=True)
+
+    def stop(self) -> None:
+        self._server.stop()

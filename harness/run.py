@@ -1,0 +1,63 @@
+"""One conformance run: its target (given, or the embedded receiver), the client, and the setup check."""
+
+from __future__ import annotations
+
+from harness import transport
+from harness.client import Client, Target
+from harness.deliveries import variant_values
+from harness.secret import Secret
+from harness.settings import Settings
+
+__all__ = ["Run", "unreachable_message"]
+
+_HINTS = {
+    "connect": "Is the receiver running and listening on that host and port? Is the URL right?",
+    "dns": "The host name does not resolve: check the URL for typos.",
+    "connect-timeout": "Nothing answered: a firewall may be dropping connections, or the host is down.",
+    "tls": (
+        "The Cloud verifies certificates too, so it could not deliver either. Check that the certificate "
+        "is valid, unexpired and issued for this host name; for a private CA, pass --webhook-ca-bundle."
+    ),
+}
+
+
+def unreachable_message(target: Target, error: transport.TransportError) -> str:
+    """What to tell a user whose target cannot be reached: the problem, then a hint."""
+    hint = _HINTS.get(error.kind, "")
+    return f"cannot reach the target {target.description}: {error.kind}: {error.detail}\nhint: {hint}".rstrip()
+
+
+class Run:
+    """The target of a run and how to reach it. Starts the embedded receiver when no URL is given."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.options = transport.Options(
+            timeout=settings.timeout,
+            verify=settings.ca_bundle or True,
+            use_env_proxy=settings.use_env_proxy,
+        )
+        self._embedded = None
+        if settings.target_url:
+            self.target = Target(settings.target_url, settings.secret)
+        else:
+            from harness.embedded import EmbeddedReceiver  # only a run without a target needs Flask
+
+            self._embedded = EmbeddedReceiver()
+            self.target = self._embedded.target
+        self.client = Client(self.target, self.options)
+
+    def unreachable(self) -> str | None:
+        """Why no connection can be made to the target, with a hint; None when it can."""
+        error = transport.probe(self.target.url, self.options)
+        return None if error is None else unreachable_message(self.target, error)
+
+    def secrets(self) -> list[Secret]:
+        """Every value to mask in output: the secret and the wrong values derived from it."""
+        secret = self.target.secret
+        return [secret, *variant_values(secret)] if secret else []
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None

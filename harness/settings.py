@@ -1,0 +1,304 @@
+"""Every setting of the suite, defined once, and resolved in one place.
+
+Each setting can come from an ini file, an environment variable or the command line; a later
+source wins (ini < environment < command line). A bad value raises :class:`SettingError` naming
+the source it came from. The secret is never accepted from an ini file: config files end up in
+version control.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from harness.secret import MASK, Secret
+
+__all__ = ["OPTIONS", "Option", "SettingError", "Settings", "resolve"]
+
+Kind = Literal["url", "secret", "secret-file", "path", "seconds", "flag"]
+
+#: The Cloud stores the secret in a 140-character field (cloud-sender.md §6).
+MAX_SECRET_LENGTH = 140
+#: The Cloud's connect and read timeouts; a longer one would test something the Cloud never does.
+CLOUD_TIMEOUT = 5.0
+
+
+class SettingError(ValueError):
+    """A setting has a value the suite cannot use; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: where it can be given, and its one help text."""
+
+    name: str
+    flag: str
+    env: str | None
+    ini: str | None
+    kind: Kind
+    help: str
+    metavar: str | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "target_url",
+        "--target-url",
+        "WEBHOOK_TARGET_URL",
+        "webhook_target_url",
+        "url",
+        "URL of the webhook receiver to check, as it would be entered in the Cloud's dashboard. "
+        "Without one, the suite checks the bundled reference receiver, started on a free loopback port.",
+        "URL",
+    ),
+    Option(
+        "secret_file",
+        "--webhook-secret-file",
+        "WEBHOOK_SECRET_FILE",
+        "webhook_secret_file",
+        "secret-file",
+        "File holding the webhook's secret (one trailing newline is ignored). "
+        "Prefer this or the WEBHOOK_SECRET environment variable to --webhook-secret.",
+        "PATH",
+    ),
+    Option(
+        "secret",
+        "--webhook-secret",
+        "WEBHOOK_SECRET",
+        None,
+        "secret",
+        "The webhook's secret, as configured in the Cloud's dashboard. On the command line it shows up "
+        "in shell history and process lists: prefer the WEBHOOK_SECRET environment variable.",
+        "VALUE",
+    ),
+    Option(
+        "timeout",
+        "--webhook-timeout",
+        "WEBHOOK_TIMEOUT",
+        "webhook_timeout",
+        "seconds",
+        "Connect and read timeout per request, in seconds (default 5, the Cloud's; at most 5).",
+        "SECONDS",
+    ),
+    Option(
+        "strict",
+        "--webhook-strict",
+        "WEBHOOK_STRICT",
+        "webhook_strict",
+        "flag",
+        "Fail the run when a SHOULD requirement fails, not only a MUST.",
+    ),
+    Option(
+        "ca_bundle",
+        "--webhook-ca-bundle",
+        "WEBHOOK_CA_BUNDLE",
+        "webhook_ca_bundle",
+        "path",
+        "CA bundle (PEM) to verify the target's certificate with, for receivers behind a private CA.",
+        "PATH",
+    ),
+    Option(
+        "use_env_proxy",
+        "--webhook-use-env-proxy",
+        "WEBHOOK_USE_ENV_PROXY",
+        "webhook_use_env_proxy",
+        "flag",
+        "Honour proxy variables and .netrc from the environment (ignored by default, so that no "
+        "credential or proxy is added to requests by surprise).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of a run."""
+
+    target_url: str | None = None
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    timeout: float = CLOUD_TIMEOUT
+    strict: bool = False
+    ca_bundle: str | None = None
+    use_env_proxy: bool = False
+    #: Where each setting that was given came from, e.g. ``{"secret": "environment variable WEBHOOK_SECRET"}``.
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def as_flags(self) -> str:
+        """The settings as command-line flags a user can paste back, with the secret masked."""
+        flags = [f"--target-url={self.target_url}" if self.target_url else "(no --target-url: embedded receiver)"]
+        if self.secret:
+            flags.append(f"secret={MASK} ({len(self.secret)} characters, from {self.sources.get('secret', '?')})")
+        else:
+            flags.append("secret=(none)")
+        if self.timeout != CLOUD_TIMEOUT:
+            flags.append(f"--webhook-timeout={self.timeout:g}")
+        if self.strict:
+            flags.append("--webhook-strict")
+        if self.ca_bundle:
+            flags.append(f"--webhook-ca-bundle={self.ca_bundle}")
+        if self.use_env_proxy:
+            flags.append("--webhook-use-env-proxy")
+        return " ".join(flags)
+
+
+# Source layers, lowest precedence first.
+Layer = tuple[str, Mapping[str, str | bool | None]]
+
+
+def resolve(
+    ini: Mapping[str, str | bool | None],
+    env: Mapping[str, str],
+    cli: Mapping[str, str | bool | None],
+) -> Settings:
+    """Merge the three sources into :class:`Settings`.
+
+    ``ini`` and ``cli`` are keyed by :attr:`Option.name`; ``env`` is the process environment.
+    Empty values count as not given.
+    """
+    layers: list[Layer] = [
+        ("ini file", {o.name: ini.get(o.name) for o in OPTIONS if o.ini}),
+        ("environment", {o.name: env.get(o.env) for o in OPTIONS if o.env}),
+        ("command line", dict(cli)),
+    ]
+    chosen: dict[str, tuple[str | bool, str]] = {}
+    for layer_name, values in layers:
+        secret_given = [name for name in ("secret", "secret_file") if _given(values.get(name))]
+        if len(secret_given) == 2:
+            raise SettingError(
+                f"{_where(layer_name, 'secret')} and {_where(layer_name, 'secret_file')} are both set: give one"
+            )
+        if secret_given:
+            chosen.pop("secret", None)
+            chosen.pop("secret_file", None)
+        for option in OPTIONS:
+            value = values.get(option.name)
+            if _given(value):
+                assert value is not None
+                chosen[option.name] = (value, _where(layer_name, option.name))
+    return _build(chosen)
+
+
+def _given(value: str | bool | None) -> bool:
+    return value is not None and value != "" and value is not False
+
+
+def _where(layer_name: str, name: str) -> str:
+    option = next(o for o in OPTIONS if o.name == name)
+    if layer_name == "environment":
+        return f"environment variable {option.env}"
+    if layer_name == "ini file":
+        return f"ini setting {option.ini}"
+    return f"command-line option {option.flag}"
+
+
+def _build(chosen: Mapping[str, tuple[str | bool, str]]) -> Settings:
+    sources = {name: source for name, (_, source) in chosen.items()}
+    values: dict[str, object] = {}
+    for name, (value, source) in chosen.items():
+        option = next(o for o in OPTIONS if o.name == name)
+        values[name] = _PARSERS[option.kind](value, source)
+    secret = values.pop("secret", None) or values.pop("secret_file", None) or Secret("")
+    values.pop("secret_file", None)
+    if "secret_file" in sources:
+        sources["secret"] = sources.pop("secret_file")
+    return Settings(secret=secret, sources=sources, **values)  # type: ignore[arg-type]
+
+
+def _parse_url(value: str | bool, source: str) -> str:
+    url = str(value).strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"{source}: {url!r} is not an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise SettingError(f"{source}: {url!r} has a bad port: {exc}") from None
+    return url
+
+
+def _parse_secret(value: str | bool, source: str) -> Secret:
+    secret = str(value)
+    problem = _secret_problem(secret)
+    if problem:
+        raise SettingError(f"{source}: the secret {problem}")
+    return Secret(secret)
+
+
+def _secret_problem(secret: str) -> str | None:
+    """Why the Cloud could not send this secret (cloud-sender.md §6), or None."""
+    if len(secret) > MAX_SECRET_LENGTH:
+        return f"is {len(secret)} characters long; the Cloud stores at most {MAX_SECRET_LENGTH}"
+    if secret != secret.strip():
+        return "starts or ends with whitespace; the Cloud's HTTP client refuses to send such a header"
+    try:
+        secret.encode("latin-1")
+    except UnicodeEncodeError:
+        return "has characters outside Latin-1; the Cloud's HTTP client cannot send it in a header"
+    if any(ord(c) < 32 or ord(c) == 127 for c in secret):
+        return "contains control characters, which cannot travel in an HTTP header"
+    return None
+
+
+def _parse_secret_file(value: str | bool, source: str) -> Secret:
+    path = Path(str(value)).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingError(f"{source}: cannot read the secret file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingError(f"{source}: the secret file {str(path)!r} is not UTF-8 text") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise SettingError(f"{source}: the secret file {str(path)!r} is empty")
+    return _parse_secret(text, f"{source} (file {str(path)!r})")
+
+
+def _parse_path(value: str | bool, source: str) -> str:
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise SettingError(f"{source}: {str(path)!r} is not a readable file")
+    return str(path)
+
+
+def _parse_seconds(value: str | bool, source: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingError(f"{source}: {value!r} is not a number of seconds") from None
+    if not 0 < seconds <= CLOUD_TIMEOUT:
+        raise SettingError(
+            f"{source}: {value!r} is out of range: more than 0 and at most {CLOUD_TIMEOUT:g} "
+            "(the Cloud gives up after 5 s, so a longer timeout would pass receivers the Cloud fails)"
+        )
+    return seconds
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_flag(value: str | bool, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise SettingError(f"{source}: {value!r} is not a yes/no value (use 1/0, true/false, yes/no, on/off)")
+
+
+_PARSERS = {
+    "url": _parse_url,
+    "secret": _parse_secret,
+    "secret-file": _parse_secret_file,
+    "path": _parse_path,
+    "seconds": _parse_seconds,
+    "flag": _parse_flag,
+}
+
+
+def from_environment(cli: Mapping[str, str | bool | None], ini: Mapping[str, str | bool | None]) -> Settings:
+    """:func:`resolve` with the current process environment."""
+    return resolve(ini, os.environ, cli)

@@ -1,0 +1,338 @@
+"""Sending one request the way the Cloud's sender does, with the safety the sender lacks.
+
+Like the sender (cloud-sender.md §3): ``requests`` on a fresh session and connection per request,
+its default headers, the secret in ``X-Webhook-Secret``, a 5 s connect and a 5 s read timeout,
+TLS verified. Unlike the sender (receiver-security.md §2, H1/H7/H8/H11):
+
+- redirects are never followed, so the secret never reaches another host;
+- at most ``max_response_bytes`` of the body are read, and decompressed within the same cap;
+- a wall-clock deadline bounds the whole exchange: a watchdog shuts the socket down when it passes,
+  since a read timeout only bounds the gap between two bytes;
+- proxies and ``.netrc`` credentials from the environment are ignored unless asked for.
+
+Transport failures come back as a :class:`TransportError` inside the :class:`Exchange`; ``send``
+never raises for anything the target does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+
+from harness.secret import Secret
+
+__all__ = [
+    "SECRET_HEADER",
+    "Exchange",
+    "Options",
+    "Request",
+    "Response",
+    "TransportError",
+    "probe",
+    "send",
+]
+
+SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - the header name, not a secret
+#: What the sender advertises when brotli and zstandard are not installed; the harness decodes both.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How requests are sent. The defaults are the Cloud's."""
+
+    timeout: float = 5.0
+    max_response_bytes: int = 64 * 1024
+    verify: bool | str = True
+    use_env_proxy: bool = False
+
+    @property
+    def deadline(self) -> float:
+        """Wall-clock bound of one exchange: the connect timeout plus the read timeout."""
+        return 2 * self.timeout
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request, described without exposing the secret: its header value is held as a :class:`Secret`."""
+
+    url: str
+    body: bytes = field(repr=False)
+    description: str
+    method: str = "POST"
+    content_type: str | None = "application/json"
+    #: None sends no ``X-Webhook-Secret`` header at all.
+    secret: Secret | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = field(repr=False)
+    #: The body was longer than the harness reads, or could not be read to its end in time.
+    truncated: bool = False
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class TransportError:
+    """No usable response. ``kind`` is one of: connect, dns, tls, connect-timeout, read-timeout, deadline, protocol."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: Request
+    response: Response | None
+    error: TransportError | None
+    elapsed: float
+
+
+# --- the wall-clock watchdog -------------------------------------------------------------------
+
+# The connections opened for the request in flight on this thread, so the watchdog can reach their sockets.
+_open_connections: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("_open_connections", default=None)
+
+
+def _track(connection: Any) -> None:
+    tracked = _open_connections.get()
+    if tracked is not None:
+        tracked.append(connection)
+
+
+class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        _track(self)
+        super().connect()
+
+
+class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        _track(self)
+        super().connect()
+
+
+class _TrackedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _TrackedAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+class _Watchdog:
+    """Shuts down the sockets of one exchange when its deadline passes, unblocking any read."""
+
+    def __init__(self, deadline: float, connections: list[Any]) -> None:
+        self.fired = False
+        self._connections = connections
+        self._timer = threading.Timer(deadline, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        for connection in self._connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed: nothing left to unblock
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def send(request: Request, options: Options) -> Exchange:
+    """Send ``request`` once and read a bounded response; never follows a redirect."""
+    connections: list[Any] = []
+    token = _open_connections.set(connections)
+    started = time.monotonic()
+    try:
+        with _Watchdog(options.deadline, connections) as watchdog, _session(options) as session:
+            try:
+                response = _exchange(session, request, options, watchdog)
+            except requests.RequestException as exc:
+                error = _classify(exc, watchdog.fired, options)
+                return Exchange(request, None, error, time.monotonic() - started)
+            return Exchange(request, response, None, time.monotonic() - started)
+    finally:
+        _open_connections.reset(token)
+
+
+def _session(options: Options) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = options.use_env_proxy
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    adapter = _TrackedAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _prepare(session: requests.Session, request: Request) -> requests.PreparedRequest:
+    headers: dict[str, str] = {}
+    if request.secret is not None:
+        headers[SECRET_HEADER] = request.secret.reveal()
+    prepared = session.prepare_request(
+        requests.Request(request.method, request.url, data=request.body or None, headers=headers)
+    )
+    # Set after Content-Length, the order in which requests' own json= path writes them.
+    if request.content_type is not None:
+        prepared.headers["Content-Type"] = request.content_type
+    for name, value in request.extra_headers:
+        prepared.headers[name] = value
+    return prepared
+
+
+def _exchange(session: requests.Session, request: Request, options: Options, watchdog: _Watchdog) -> Response:
+    prepared = _prepare(session, request)
+    raw_response = session.send(
+        prepared,
+        timeout=(options.timeout, options.timeout),
+        allow_redirects=False,
+        stream=True,
+        verify=options.verify,
+    )
+    with raw_response:
+        raw, complete = _read_capped(raw_response, options.max_response_bytes)
+        body = _decode(raw, raw_response.headers.get("Content-Encoding", ""), options.max_response_bytes)
+        return Response(
+            status=raw_response.status_code,
+            reason=raw_response.reason or "",
+            headers=tuple(raw_response.raw.headers.items()),
+            body=body,
+            truncated=not complete or watchdog.fired,
+        )
+
+
+def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` raw bytes, and whether that was the whole body."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= cap:
+            chunk = response.raw.read(min(16384, cap + 1 - size), decode_content=False)
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            size += len(chunk)
+    except (urllib3.exceptions.HTTPError, OSError):
+        # Cut off mid-body (the watchdog, or the peer): keep what arrived.
+        return b"".join(chunks), False
+    return b"".join(chunks)[:cap], False
+
+
+def _decode(raw: bytes, encoding: str, cap: int) -> bytes:
+    """Undo gzip or deflate without ever producing more than ``cap`` bytes (no decompression bombs)."""
+    encoding = encoding.strip().lower()
+    if encoding not in ("gzip", "deflate", "x-gzip"):
+        return raw
+    for wbits in (47, -15):  # 47: gzip or zlib header, detected; -15: raw deflate
+        try:
+            return zlib.decompressobj(wbits).decompress(raw, cap)
+        except zlib.error:
+            continue
+    return raw
+
+
+def _classify(exc: requests.RequestException, deadline_passed: bool, options: Options) -> TransportError:
+    if deadline_passed:
+        return TransportError("deadline", f"no complete response within {options.deadline:g} s")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TransportError("tls", _reason(exc))
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransportError("connect-timeout", f"no connection within {options.timeout:g} s")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return TransportError("read-timeout", f"no response within {options.timeout:g} s")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = _reason(exc)
+        if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
+            return TransportError("dns", text)
+        if "RemoteDisconnected" in text or "BadStatusLine" in text or "ProtocolError" in text:
+            return TransportError("protocol", text)
+        return TransportError("connect", text)
+    # InvalidHeader and the like quote the offending value, which can be the secret: keep the type only.
+    return TransportError("protocol", type(exc).__name__)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests error, without the long urllib3 wrapping."""
+    while exc.__context__ is not None and not isinstance(exc, (ssl.SSLError, OSError)):
+        exc = exc.__context__
+    inner = exc.args[0] if exc.args else exc
+    return str(getattr(inner, "reason", inner))[:300]
+
+
+# --- reachability ------------------------------------------------------------------------------
+
+
+def probe(url: str, options: Options) -> TransportError | None:
+    """Can a connection (and for https, a verified TLS session) be opened to ``url``? Sends no HTTP."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        sock = socket.create_connection((host, port), timeout=options.timeout)
+    except socket.gaierror as exc:
+        return TransportError("dns", f"cannot resolve {host!r}: {exc.strerror}")
+    except TimeoutError:
+        return TransportError("connect-timeout", f"no connection to {host}:{port} within {options.timeout:g} s")
+    except OSError as exc:
+        return TransportError("connect", f"cannot connect to {host}:{port}: {exc.strerror or exc}")
+    with sock:
+        if parts.scheme != "https":
+            return None
+        context = ssl.create_default_context(cafile=_ca_file(options))
+        if options.verify is False:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            with context.wrap_socket(sock, server_hostname=host):
+                return None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            return TransportError("tls", getattr(exc, "verify_message", None) or str(exc))
+        except OSError as exc:
+            return TransportError("tls", f"TLS handshake failed: {exc}")
+
+
+def _ca_file(options: Options) -> str:
+    if isinstance(options.verify, str):
+        return options.verify
+    return str(requests.utils.DEFAULT_CA_BUNDLE_PATH)

@@ -1,0 +1,90 @@
+"""Shared fixtures of the project's own tests: a threaded loopback server for the gallery, and suite runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from gallery import Handler
+
+
+@pytest.fixture(scope="session")
+def loopback_server() -> Iterator[HTTPServer]:
+    # Threaded, so a deliberately slow handler does not hold up the requests after it.
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def serve(loopback_server: HTTPServer) -> Callable[[Handler], str]:
+    """Serve a gallery handler at /webhook with a fresh history; returns its URL."""
+
+    def install(handler: Handler) -> str:
+        seen: list[str] = []
+
+        def respond(request: Request) -> Response:
+            try:
+                event = json.loads(request.get_data()).get("event")
+            except (ValueError, AttributeError):
+                event = None
+            seen.append(str(event))
+            return handler(request, seen)
+
+        loopback_server.clear()
+        loopback_server.expect_request("/webhook").respond_with_handler(respond)
+        return loopback_server.url_for("/webhook")
+
+    return install
+
+
+@dataclass
+class SuiteRun:
+    """The outcome of one in-process run of the shipped suite."""
+
+    result: pytest.RunResult
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + self.result.stderr.str()
+
+    def failed_requirements(self) -> set[str]:
+        """Requirement ids with a failed check, SHOULD findings included."""
+        reports = self.result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
+        return {
+            dict(r.user_properties)["requirement"]
+            for r in reports
+            if r.when == "call" and (r.failed or getattr(r, "webhook_should", False))
+        }
+
+
+@pytest.fixture
+def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable[..., SuiteRun]:
+    """Run the shipped suite in-process: ``run_suite(*args, secret=...)``; secret None unsets it."""
+
+    def run(*args: str, secret: str | None = None) -> SuiteRun:
+        for name in (
+            "WEBHOOK_SECRET",
+            "WEBHOOK_SECRET_FILE",
+            "WEBHOOK_TARGET_URL",
+            "WEBHOOK_TIMEOUT",
+            "WEBHOOK_STRICT",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        if secret is not None:
+            monkeypatch.setenv("WEBHOOK_SECRET", secret)
+        return SuiteRun(pytester.runpytest_inprocess("--pyargs", "conformance_tests", "-p", "no:randomly", *args))
+
+    return run

@@ -1,0 +1,50 @@
+"""Every check can fail: each broken receiver fails exactly the requirements it breaks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from conftest import SuiteRun
+from gallery import GALLERY, Broken, Handler, correct
+from harness.catalogue import catalogue
+from harness.exitcodes import ExitCode
+
+RunSuite = Callable[..., SuiteRun]
+Serve = Callable[[Handler], str]
+
+
+@pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])
+def test_broken_receiver_fails_exactly_its_requirements(broken: Broken, serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(broken.handler), "--webhook-strict", *broken.args, secret=broken.secret)
+    assert run.failed_requirements() == broken.fails
+    assert run.ret == ExitCode.REQUIREMENT_FAILED
+    for requirement_id in broken.fails:
+        assert requirement_id in run.output
+
+
+@pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])
+def test_broken_receiver_verdict_depends_on_its_levels(broken: Broken, serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(broken.handler), *broken.args, secret=broken.secret)
+    breaks_a_must = any(catalogue()[r].level == "MUST" for r in broken.fails)
+    assert run.ret == (ExitCode.REQUIREMENT_FAILED if breaks_a_must else ExitCode.OK)
+    assert ("NOT READY for activation" in run.output) == breaks_a_must
+
+
+def test_every_requirement_has_a_broken_receiver() -> None:
+    caught = set().union(*(b.fails for b in GALLERY))
+    assert caught == set(catalogue())
+
+
+def test_correct_gallery_receiver_fails_nothing(serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(correct), secret=GALLERY[0].secret)
+    assert run.failed_requirements() == set()
+    assert run.ret == ExitCode.OK
+
+
+def test_embedded_reference_receiver_fails_nothing(run_suite: RunSuite) -> None:
+    run = run_suite("--webhook-strict")
+    assert run.failed_requirements() == set()
+    assert run.ret == ExitCode.OK
+    assert "READY for activation" in run.output
