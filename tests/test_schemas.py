@@ -132,13 +132,13 @@ SENDER_EXAMPLE_SITE = """\
  "site_usage_exceeded": 0, "is_monitoring_disabled": 0, "is_dedicated_server": null,
  "reason_for_disabling_monitoring": null, "creation_failed": null, "fatal_site_update": null,
  "standby_for_product": null}}
-"""  # noqa: E501
+"""
 SENDER_EXAMPLE_PLAN = """\
 {"event": "Site Plan Change", "data": {"doctype": "Site Plan Change", "name": "368704046d",
  "owner": "owner@acme.com", "creation": "2024-09-24 11:29:41.596739", "modified": "2024-09-24 11:29:41.596739",
  "modified_by": "owner@acme.com", "docstatus": 0, "idx": 0, "from_plan": "USD 10", "to_plan": "USD 25",
  "type": "Upgrade", "site": "acme.frappe.cloud", "timestamp": "2024-09-24 11:29:41.596639"}}
-"""  # noqa: E501
+"""
 SENDER_EXAMPLE_BENCH = """\
 {"event": "Bench Status Update", "data": {"doctype": "Bench", "name": "bench-0008-000005-f1",
  "owner": "Administrator", "creation": "2025-03-01 09:00:00.123456", "modified": "2025-03-01 09:00:05.654321",
@@ -152,7 +152,7 @@ SENDER_EXAMPLE_BUILD = """\
  "build_start": "2025-03-01 08:51:00.000300", "build_end": "2025-03-01 08:58:12.000200",
  "build_duration": "0:07:11.999900", "build_error": null, "group": "bench-0008", "retry_count": 0,
  "team": "dnjt4bkes2", "deploy_candidate": "deploy-0008-000123"}}
-"""  # noqa: E501
+"""
 SENDER_EXAMPLES = {
     SITE: SENDER_EXAMPLE_SITE,
     PLAN: SENDER_EXAMPLE_PLAN,

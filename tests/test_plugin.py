@@ -1,0 +1,149 @@
+"""The pytest plugin as a user meets it: options, header, selection, errors about the setup, reports."""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import harness
+from conftest import SuiteRun
+from gallery import SECRET, Handler, answers_json, correct
+from harness import catalogue, checks, client, deliveries, events, explain, schemas, secret, settings, transport
+from harness.exitcodes import ExitCode
+
+RunSuite = Callable[..., SuiteRun]
+Serve = Callable[[Handler], str]
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def test_help_documents_every_option_with_its_environment_variable(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--help")
+    text = " ".join(result.stdout.str().split())
+    for option in settings.OPTIONS:
+        assert option.flag in text
+        if option.env:
+            assert f"Environment: {option.env}." in text
+        if option.ini:
+            assert option.ini in text
+
+
+def test_bad_environment_value_is_a_usage_error_naming_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_TIMEOUT", "soon")
+    result = pytester.runpytest_inprocess("--pyargs", "conformance_tests")
+    assert result.ret == ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*environment variable WEBHOOK_TIMEOUT: 'soon' is not a number of seconds*"])
+
+
+def test_bad_ini_value_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nwebhook_timeout = soon\n")
+    result = pytester.runpytest_inprocess("--pyargs", "conformance_tests")
+    assert result.ret == ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*webhook conformance: ini setting webhook_timeout: 'soon' is not a number*"])
+
+
+def test_unreachable_target_is_one_setup_error_with_a_hint(run_suite: RunSuite) -> None:
+    url = f"http://127.0.0.1:{free_port()}/webhook"
+    run = run_suite("--target-url", url, secret=SECRET)
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    assert run.output.count("cannot reach the target") == 1
+    assert "hint: Is the receiver running" in run.output
+    assert "FAILED" not in run.output
+    assert run.failed_requirements() == set()
+
+
+def test_unresolvable_host_is_a_setup_error(run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", "http://no-such-host.invalid/webhook")
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    assert "dns" in run.output
+
+
+def test_collect_only_needs_no_reachable_target(run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", f"http://127.0.0.1:{free_port()}/webhook", "--collect-only", "-q")
+    assert run.ret == ExitCode.OK
+
+
+def test_header_shows_target_and_masked_settings(serve: Serve, run_suite: RunSuite) -> None:
+    url = serve(correct)
+    run = run_suite("--target-url", url, "--webhook-timeout", "2", secret=SECRET)
+    run.result.stdout.fnmatch_lines(
+        [
+            f"webhook conformance: target {url}",
+            f"  settings: --target-url={url} secret=[Filtered] (35 characters, from environment variable "
+            "WEBHOOK_SECRET) --webhook-timeout=2",
+        ]
+    )
+
+
+def test_every_node_id_carries_its_requirement_id(pytester: pytest.Pytester, run_suite: RunSuite) -> None:
+    run = run_suite("--collect-only", "-q")
+    ids = [line for line in run.result.outlines if "::" in line]
+    assert len(ids) > 40
+    for line in ids:
+        assert any(f"[{requirement_id}" in line for requirement_id in catalogue.catalogue()), line
+
+
+def test_k_selects_a_family(run_suite: RunSuite) -> None:
+    run = run_suite("-k", "AUTH-1", "-v")
+    outcomes = run.result.parseoutcomes()
+    assert outcomes == {"passed": 7, "deselected": 46}
+    assert "[AUTH-1-missing]" in run.output
+
+
+def test_every_requirement_is_checked_and_every_check_has_a_requirement(run_suite: RunSuite) -> None:
+    run = run_suite("--collect-only", "-q")
+    collected = run.output
+    for requirement_id in catalogue.catalogue():
+        assert f"[{requirement_id}" in collected, f"{requirement_id} has no test"
+
+
+def test_should_finding_reported_but_not_fatal_unless_strict(serve: Serve, run_suite: RunSuite) -> None:
+    url = serve(answers_json)
+    lenient = run_suite("--target-url", url, secret=SECRET)
+    assert lenient.ret == ExitCode.OK
+    assert "SHOULD findings (not fatal without --webhook-strict)" in lenient.output
+    assert "should-failed" in lenient.output.splitlines()[-1]
+    assert "READY for activation: every MUST requirement checked passed; 5 SHOULD findings" in lenient.output
+    strict = run_suite("--target-url", url, "--webhook-strict", secret=SECRET)
+    assert strict.ret == ExitCode.REQUIREMENT_FAILED
+    assert "NOT READY for activation: HS-3, EVT-2 failed" in strict.output
+
+
+def test_junit_carries_requirement_and_level(serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester) -> None:
+    run_suite("--target-url", serve(correct), "--junitxml=out.xml", secret=SECRET)
+    cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert properties
+    assert {"requirement": "HS-1", "level": "MUST"} in properties
+    assert all(p.get("requirement") in catalogue.catalogue() for p in properties)
+
+
+def test_no_secret_skips_rejection_checks_with_a_reason(serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(correct), "-rs")
+    assert "no secret is configured: set WEBHOOK_SECRET" in run.output
+    assert "conformance_tests/test_secret.py:" in run.output  # the skip points at the test, not the harness
+
+
+def test_catalogue_matches_its_schema_and_ids_are_unique() -> None:
+    data = json.loads(catalogue._catalogue_path().read_text())
+    Draft202012Validator(schemas.load("requirements")).validate(data)
+    ids = [entry["id"] for entry in data["requirements"]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    "module", [harness, catalogue, checks, client, deliveries, events, explain, schemas, secret, settings, transport]
+)
+def test_public_names_exist(module: object) -> None:
+    for name in getattr(module, "__all__", []):
+        assert hasattr(module, name), f"{module.__name__}.__all__ names {name}, which is missing"  # type: ignore[attr-defined]
