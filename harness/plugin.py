@@ -96,6 +96,9 @@ class ConformanceSession:
         self.run: Run | None = None
         self.should_findings: list[tuple[str, str]] = []
         self.must_failed: set[str] = set()
+        #: Requirements whose checks were selected to run, and why the run could not start, if it could not.
+        self.selected: set[str] = set()
+        self.setup_error: str | None = None
         self._original_record_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._redacting_record_factory)
 
@@ -135,9 +138,16 @@ class ConformanceSession:
         if self.config.option.collectonly or not any(_requirement_id(i) for i in session.items):
             return
         self.run = Run(self.settings)
-        problem = self.run.unreachable()
-        if problem is not None:
-            pytest.exit(f"webhook conformance: {problem}", returncode=ExitCode.TARGET_UNREACHABLE)
+        self.setup_error = self.run.unreachable()
+        if self.setup_error is not None:
+            # One error about the setup instead of a failure per check; the exit code is set at the end.
+            session.items.clear()
+        self.selected = {r for r in map(_requirement_id, session.items) if r is not None}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.setup_error is not None:
+            session.exitstatus = ExitCode.TARGET_UNREACHABLE
 
     def pytest_report_collectionfinish(self) -> list[str]:
         if self.run is None:
@@ -228,17 +238,29 @@ class ConformanceSession:
             for nodeid, text in self.should_findings:
                 terminalreporter.write_sep("_", nodeid, yellow=True)
                 terminalreporter.write_line(text)
+        if self.setup_error is not None:
+            terminalreporter.section("webhook conformance: setup error", sep="=", red=True)
+            terminalreporter.write_line(self.setup_error)
         terminalreporter.write_sep("-", "webhook conformance verdict")
-        terminalreporter.write_line(self.verdict(), bold=True, red=bool(self.must_failed), green=not self.must_failed)
+        ready = self.setup_error is None and not self.must_failed and self.selected == set(catalogue())
+        terminalreporter.write_line(self.verdict(), bold=True, red=not ready, green=ready)
 
     def verdict(self) -> str:
+        """One line: can the Cloud activate this receiver, as far as this run can tell."""
         target = self.run.target.description if self.run else "?"
+        if self.setup_error is not None:
+            return f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
         shoulds = len(self.should_findings)
         should_text = f"; {shoulds} SHOULD finding{'s' if shoulds != 1 else ''}" if shoulds else ""
         if self.must_failed:
             failed = ", ".join(sorted(self.must_failed, key=list(catalogue()).index))
             return f"NOT READY for activation: {failed} failed{should_text}. Target: {target}"
-        return f"READY for activation: every MUST requirement checked passed{should_text}. Target: {target}"
+        if self.selected != set(catalogue()):
+            return (
+                f"PARTIAL RUN: no MUST failed among the {len(self.selected)} of {len(catalogue())} requirements "
+                f"selected{should_text}; run the whole suite for a verdict. Target: {target}"
+            )
+        return f"READY for activation: every MUST requirement passed{should_text}. Target: {target}"
 
 
 def _requirement_id(item: pytest.Item) -> str | None:

@@ -59,6 +59,8 @@ def test_unreachable_target_is_one_setup_error_with_a_hint(run_suite: RunSuite) 
     assert run.output.count("cannot reach the target") == 1
     assert "hint: Is the receiver running" in run.output
     assert "FAILED" not in run.output
+    assert "READY" not in run.output
+    assert "NO VERDICT: the target could not be reached" in run.output.splitlines()[-2]
     assert run.failed_requirements() == set()
 
 
@@ -98,6 +100,7 @@ def test_k_selects_a_family(run_suite: RunSuite) -> None:
     outcomes = run.result.parseoutcomes()
     assert outcomes == {"passed": 7, "deselected": 46}
     assert "[AUTH-1-missing]" in run.output
+    assert "PARTIAL RUN: no MUST failed among the 1 of 10 requirements selected" in run.output
 
 
 def test_every_requirement_is_checked_and_every_check_has_a_requirement(run_suite: RunSuite) -> None:
@@ -113,7 +116,7 @@ def test_should_finding_reported_but_not_fatal_unless_strict(serve: Serve, run_s
     assert lenient.ret == ExitCode.OK
     assert "SHOULD findings (not fatal without --webhook-strict)" in lenient.output
     assert "should-failed" in lenient.output.splitlines()[-1]
-    assert "READY for activation: every MUST requirement checked passed; 5 SHOULD findings" in lenient.output
+    assert "READY for activation: every MUST requirement passed; 5 SHOULD findings" in lenient.output
     strict = run_suite("--target-url", url, "--webhook-strict", secret=SECRET)
     assert strict.ret == ExitCode.REQUIREMENT_FAILED
     assert "NOT READY for activation: HS-3, EVT-2 failed" in strict.output
