@@ -326,8 +326,10 @@ def probe(url: str, options: Options) -> TransportError | None:
         try:
             with context.wrap_socket(sock, server_hostname=host):
                 return None
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            return TransportError("tls", getattr(exc, "verify_message", None) or str(exc))
+        except ssl.SSLCertVerificationError as exc:
+            return TransportError("tls", f"certificate verify failed: {exc.verify_message}")
+        except ssl.SSLError as exc:
+            return TransportError("tls", str(exc))
         except OSError as exc:
             return TransportError("tls", f"TLS handshake failed: {exc}")
 

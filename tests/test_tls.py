@@ -1,0 +1,57 @@
+"""TLS: verified by default like the Cloud does; a private CA is trusted only when named."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from conftest import SuiteRun
+from gallery import SECRET, correct
+from harness.exitcodes import ExitCode
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def https_url(ca: trustme.CA) -> Iterator[str]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = HTTPServer(host="127.0.0.1", ssl_context=context, threaded=True)
+    server.start()
+
+    def respond(request: Request) -> Response:
+        return correct(request, [])
+
+    server.expect_request("/webhook").respond_with_handler(respond)
+    yield server.url_for("/webhook")
+    server.clear()
+    server.stop()
+
+
+def test_certificate_from_an_unknown_ca_is_a_setup_error_with_a_hint(
+    https_url: str, run_suite: Callable[..., SuiteRun]
+) -> None:
+    assert https_url.startswith("https://")
+    run = run_suite("--target-url", https_url, secret=SECRET)
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    assert "tls: certificate verify failed" in run.output
+    assert "--webhook-ca-bundle" in run.output
+
+
+def test_ca_bundle_makes_a_private_ca_trusted(
+    https_url: str, ca: trustme.CA, tmp_path: Path, run_suite: Callable[..., SuiteRun]
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    run = run_suite("--target-url", https_url, "--webhook-ca-bundle", str(bundle), "--webhook-strict", secret=SECRET)
+    assert run.failed_requirements() == set()
+    assert run.ret == ExitCode.OK
