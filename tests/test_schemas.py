@@ -294,10 +294,7 @@ def test_envelope_examples_validate() -> None:
 @pytest.mark.parametrize("path", SCHEMA_FILES)
 def test_examples_use_only_reserved_names(path: Path) -> None:
     texts = [
-        text
-        for _, keyword, value in _keywords(_document(path))
-        if keyword == "examples"
-        for text in _strings(value)
+        text for _, keyword, value in _keywords(_document(path)) if keyword == "examples" for text in _strings(value)
     ]
     assert [name for text in texts for name in _unreserved_names(text)] == []
 
@@ -337,9 +334,7 @@ def test_plan_change_examples_are_initial_plan_then_upgrade() -> None:
 
 def test_examples_include_a_datetime_without_microseconds() -> None:
     whole_seconds = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-    texts = [
-        text for event in DOCUMENT_EVENTS for text in _strings(load(f"events/{slug(event)}")["examples"])
-    ]
+    texts = [text for event in DOCUMENT_EVENTS for text in _strings(load(f"events/{slug(event)}")["examples"])]
     assert any(whole_seconds.match(text) for text in texts)
 
 
@@ -418,9 +413,7 @@ def test_nullable_variant_shares_the_pattern(name: str) -> None:
         pytest.param(_delivery(SITE, modified="2026-06-18 10:02:14.000001"), id="datetime-with-microseconds"),
         pytest.param(_delivery(SITE, trial_end_date="2026-07-02"), id="trial-end-date-set"),
         pytest.param(_delivery(SITE, signup_time="2026-06-18 09:58:02.512334"), id="signup-time-set"),
-        pytest.param(
-            _delivery(SITE, tags=["ResourceTag(harnesstg1)", "ResourceTag(harnesstg2)"]), id="tags-rendered"
-        ),
+        pytest.param(_delivery(SITE, tags=["ResourceTag(harnesstg1)", "ResourceTag(harnesstg2)"]), id="tags-rendered"),
         pytest.param(_delivery(SITE, plan=None, host_name=""), id="link-null-and-data-empty"),
         pytest.param(_delivery(SITE, setup_wizard_complete=1, archive_failed=1), id="checks-set"),
         pytest.param(_delivery(PLAN, type="Downgrade", from_plan="USD 25", to_plan="USD 10"), id="downgrade"),
@@ -431,9 +424,7 @@ def test_nullable_variant_shares_the_pattern(name: str) -> None:
         ),
         pytest.param(_delivery(BUILD, build_duration="1 day, 0:00:01"), id="timedelta-with-days"),
         pytest.param(_delivery(BUILD, build_duration="0:02:05"), id="timedelta-whole-seconds"),
-        pytest.param(
-            _delivery(BUILD, build_error="Traceback (most recent call last): ..."), id="build-error"
-        ),
+        pytest.param(_delivery(BUILD, build_error="Traceback (most recent call last): ..."), id="build-error"),
     ],
 )
 def test_sender_value_variant_is_accepted(delivery: dict[str, Any]) -> None:
