@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 import pytest
 from jsonschema import Draft202012Validator
+from werkzeug import Request, Response
 
 import harness
 from conftest import SuiteRun
-from gallery import SECRET, Handler, answers_json, correct
+from gallery import SECRET, Handler, answers_json, correct, ok, unauthorized
 from harness import catalogue, checks, client, deliveries, events, explain, schemas, secret, settings, transport
 from harness.exitcodes import ExitCode
 
@@ -150,3 +151,13 @@ def test_catalogue_matches_its_schema_and_ids_are_unique() -> None:
 def test_public_names_exist(module: object) -> None:
     for name in getattr(module, "__all__", []):
         assert hasattr(module, name), f"{module.__name__}.__all__ names {name}, which is missing"  # type: ignore[attr-defined]
+
+
+def test_short_secret_is_not_judged_for_leaks_and_says_why(serve: Serve, run_suite: RunSuite) -> None:
+    def short_secret_receiver(request: Request, seen: list[str]) -> Response:
+        """Correct, with a secret too short to search responses for."""
+        return ok() if request.headers.get("X-Webhook-Secret") == "abc123" else unauthorized()
+
+    run = run_suite("--target-url", serve(short_secret_receiver), "-rs", secret="abc123")
+    assert run.ret == ExitCode.OK
+    assert "the secret is shorter than 8 characters and could appear in a response by chance" in run.output
