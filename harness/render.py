@@ -1,0 +1,285 @@
+"""The Markdown and HTML forms of a :class:`~harness.report.RunReport`, for people rather than tools.
+
+Both are pure: they take a report and return text. The only thing read is the packaged requirement
+catalogue, for its order. Everything that came from the target (messages, excerpts, headers, even the
+URL) is treated as hostile: control characters are shown escaped, one-line Markdown text is entity- and
+backslash-escaped, free text goes in fences longer than any backtick run inside, and all HTML text goes
+through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+from harness.catalogue import Level, catalogue
+from harness.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Status
+
+__all__ = ["html", "markdown"]
+
+#: How many failed checks the Markdown shows in full; a CI job summary should stay short.
+MARKDOWN_FAILURES = 20
+#: Per-message cap in the Markdown; GitHub refuses job summaries over 1 MiB.
+MARKDOWN_MESSAGE_CHARS = 4000
+
+_SHOWN: dict[Outcome, str] = {"failed": "FAIL", "should-failed": "SHOULD-FAIL", "passed": "pass", "skipped": "skipped"}
+_MARKER: dict[Status, str] = {"READY": "PASS", "NOT READY": "FAIL", "PARTIAL RUN": "PARTIAL", "NO VERDICT": "ERROR"}
+_CSS_STATUS: dict[Status, str] = {"READY": "ok", "NOT READY": "bad", "PARTIAL RUN": "warn", "NO VERDICT": "warn"}
+_WORST_FIRST: tuple[Outcome, ...] = ("failed", "should-failed", "passed", "skipped")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+@dataclass
+class _Requirement:
+    """One requirement's checks in this run, counted by outcome."""
+
+    id: str
+    level: Level
+    statement: str
+    fix: str
+    counts: Counter[Outcome] = field(default_factory=Counter)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The worst outcome among its checks: one failed check fails the requirement."""
+        return next((o for o in _WORST_FIRST if self.counts[o]), "skipped")
+
+    def tally(self) -> str:
+        return ", ".join(f"{self.counts[o]} {o}" for o in _WORST_FIRST if self.counts[o])
+
+
+def _visible(text: str, newlines: bool = False) -> str:
+    """Control characters (ANSI escapes, CR, NUL, bidi overrides...) shown as Python escapes, never obeyed."""
+    keep = "\n\t" if newlines else ""
+    return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
+
+
+def _status(report: RunReport) -> tuple[Status, str]:
+    if report.verdict is None:
+        return "NO VERDICT", f"NO VERDICT: the run did not finish. Target: {report.target}"
+    return report.verdict.status, report.verdict.line
+
+
+def _outcome_rank(outcome: Outcome) -> int:
+    return {"failed": 0, "should-failed": 1}.get(outcome, 2)
+
+
+def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
+    """Records aggregated per requirement: failures first, then by family and id in catalogue order."""
+    by_id: dict[str, _Requirement] = {}
+    for record in records:
+        row = by_id.setdefault(record.requirement, _Requirement(record.requirement, record.level, record.statement, ""))
+        row.counts[record.outcome] += 1
+        row.fix = row.fix or record.fix
+    # Ids the catalogue does not know (a newer suite, a hand-made report) go last, in run order.
+    order = [*catalogue(), *by_id]
+    families = [rid.split("-")[0] for rid in order]
+
+    def key(row: _Requirement) -> tuple[int, int, int]:
+        return _outcome_rank(row.outcome), families.index(row.id.split("-")[0]), order.index(row.id)
+
+    return sorted(by_id.values(), key=key)
+
+
+def _failures(records: Iterable[CheckRecord]) -> list[CheckRecord]:
+    """Failed checks, MUST failures before SHOULD findings, each group in run order."""
+    failed = [r for r in records if r.outcome in ("failed", "should-failed")]
+    return sorted(failed, key=lambda r: _outcome_rank(r.outcome))
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Text safe in a table cell, heading or list item: one line, no markup, no HTML, no cell break."""
+    flat = _visible(text.replace("\r\n", " ").replace("\n", " "))
+    # Entities for HTML's characters, so no renderer can take them for a tag; backslashes for the rest.
+    return _MD_SPECIAL.sub(r"\\\1", escape(flat, quote=False))
+
+
+def _fence(text: str, info: str = "text") -> str:
+    """A fenced block that nothing inside can close: the fence outruns every backtick run."""
+    body = _visible(text, newlines=True)
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _md_header(report: RunReport) -> list[str]:
+    status, line = _status(report)
+    lines = [f"## `{_MARKER[status]}` {_md(line)}", ""]
+    kind = " (the embedded reference receiver)" if report.embedded else ""
+    lines.append(f"- **Target:** {_md(report.target)}{kind}")
+    finished = f" to {_md(report.finished)}" if report.finished else ""
+    lines.append(f"- **Run:** {_md(report.started)}{finished}, harness {_md(report.harness_version)}")
+    lines += [f"- **URL warning:** {_md(warning)}" for warning in report.url_warnings]
+    lines += ["", "Settings:", "", _fence(report.settings)]
+    if report.setup_error is not None:
+        lines += ["", "**Setup error** (not a verdict on the receiver):", "", _fence(report.setup_error)]
+    return lines
+
+
+def _md_table(rows: Sequence[_Requirement]) -> list[str]:
+    if not rows:
+        return ["No checks were recorded."]
+    lines = ["| Requirement | Level | Outcome | Checks | Statement | Fix |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        failing = row.outcome in ("failed", "should-failed")
+        cells = [row.id, row.level, _SHOWN[row.outcome], row.tally(), row.statement, row.fix if failing else ""]
+        lines.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
+    return lines
+
+
+def _md_failure(record: CheckRecord) -> list[str]:
+    message = record.message
+    if len(message) > MARKDOWN_MESSAGE_CHARS:
+        message = message[:MARKDOWN_MESSAGE_CHARS] + f"\n... ({len(message) - MARKDOWN_MESSAGE_CHARS} more characters)"
+    # An HTML block ends at a blank line, so the fences below are Markdown again, inside the details.
+    nodeid = escape(_visible(record.nodeid))
+    summary = f"{_SHOWN[record.outcome]} {record.requirement} ({record.level}): <code>{nodeid}</code>"
+    lines = ["<details>", f"<summary>{summary}</summary>", "", _fence(message or "(no message)")]
+    if record.exchange is not None:
+        lines += ["", "Reproduce with:", "", _fence(record.exchange.curl, "sh")]
+    return [*lines, "", "</details>", ""]
+
+
+def markdown(report: RunReport) -> str:
+    """GitHub-flavoured Markdown for a CI job summary: verdict, requirements table, failed checks."""
+    lines = [*_md_header(report), "", "### Requirements", "", *_md_table(_requirements(report.records))]
+    failures = _failures(report.records)
+    if failures:
+        lines += ["", f"### Failed checks ({len(failures)})", ""]
+        for record in failures[:MARKDOWN_FAILURES]:
+            lines += _md_failure(record)
+        if len(failures) > MARKDOWN_FAILURES:
+            more = len(failures) - MARKDOWN_FAILURES
+            lines.append(f"... and {more} more failed checks: see the HTML or JSON report.")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+# Colours pass WCAG AA on their backgrounds; the status is always written out too.
+_STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.6rem;margin:0}.verdict{border:3px solid;border-radius:6px;padding:1rem 1.25rem;margin-bottom:1.5rem}
+.verdict p{margin:.4rem 0 0;font-size:1.1rem}.verdict.ok{background:#e7f5ea;border-color:#1e7b34;color:#0f4a1f}
+.verdict.bad{background:#fdecea;border-color:#b3261e;color:#7a1610}
+.verdict.warn{background:#fff4e0;border-color:#a35f00;color:#5c3600}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;
+text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;white-space:nowrap}
+.o-failed{color:#b3261e;font-weight:bold}.o-should-failed{color:#8a4b00;font-weight:bold}.o-passed{color:#1e6b30}
+.o-skipped{color:#555}.fix{margin:.3rem 0 0;color:#333}code,pre{font:13px/1.4 ui-monospace,monospace}
+pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}
+dt{font-weight:bold}dd{margin:0 0 .4rem 1rem}summary{cursor:pointer}.reason{color:#555;font-size:.9em}
+"""
+
+
+def _h(text: str, newlines: bool = False) -> str:
+    return escape(_visible(text, newlines), quote=True)
+
+
+def _pre(text: str) -> str:
+    # A leading newline inside <pre> is swallowed by HTML parsers; a blank first line must survive.
+    return f"<pre>\n{_h(text, newlines=True)}</pre>"
+
+
+def _html_header(report: RunReport, status: Status, line: str) -> str:
+    facts = [
+        ("Target", report.target + (" (the embedded reference receiver)" if report.embedded else "")),
+        ("Harness version", report.harness_version),
+        ("Started", report.started),
+        ("Finished", report.finished or "(not finished)"),
+    ]
+    items = "".join(f"<dt>{name}</dt><dd>{_h(value)}</dd>" for name, value in facts)
+    items += "".join(f"<dt>URL warning</dt><dd>{_h(warning)}</dd>" for warning in report.url_warnings)
+    items += f"<dt>Settings</dt><dd>{_pre(report.settings)}</dd>"
+    if report.setup_error is not None:
+        items += f"<dt>Setup error (not a verdict on the receiver)</dt><dd>{_pre(report.setup_error)}</dd>"
+    verdict = f'<header class="verdict {_CSS_STATUS[status]}"><h1>{_h(status)}</h1><p>{_h(line)}</p></header>'
+    return f"{verdict}\n<section><h2>Run</h2><dl>{items}</dl></section>"
+
+
+def _html_requirements(rows: Sequence[_Requirement]) -> str:
+    if not rows:
+        return "<section><h2>Requirements</h2><p>No checks were recorded.</p></section>"
+    head = "<tr><th>Requirement</th><th>Level</th><th>Outcome</th><th>Pass</th><th>Fail</th>"
+    head += "<th>SHOULD fail</th><th>Skip</th><th>Statement</th></tr>"
+    body = []
+    for row in rows:
+        counts = [row.counts[o] for o in ("passed", "failed", "should-failed", "skipped")]
+        failing = row.outcome in ("failed", "should-failed")
+        fix = f'<p class="fix">Fix: {_h(row.fix)}</p>' if failing and row.fix else ""
+        body.append(
+            f"<tr><td>{_h(row.id)}</td><td>{_h(row.level)}</td>"
+            f'<td class="o-{row.outcome}">{_SHOWN[row.outcome]}</td>'
+            + "".join(f'<td class="n">{n}</td>' for n in counts)
+            + f"<td>{_h(row.statement)}{fix}</td></tr>"
+        )
+    return f"<section><h2>Requirements</h2><table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table></section>"
+
+
+def _html_exchange(exchange: ExchangeRecord) -> str:
+    if exchange.error is not None:
+        answer = exchange.error
+    else:
+        answer = "(no response)" if exchange.status is None else f"{exchange.status} {exchange.reason}"
+    headers = "".join(f"{_h(name)}: {_h(value)}<br>" for name, value in exchange.headers.items()) or "(none shown)"
+    facts = [
+        ("Sent", _h(f"{exchange.method} {exchange.url}")),
+        ("Description", _h(exchange.description)),
+        ("Error" if exchange.error is not None else "Status", _h(answer)),
+        ("Response headers", headers),
+        ("Request body (excerpt)", _pre(exchange.request_body) if exchange.request_body else "(empty)"),
+        ("Response body (excerpt)", _pre(exchange.response_body) if exchange.response_body else "(empty)"),
+        ("Elapsed", f"{exchange.elapsed_ms:.1f} ms"),
+        ("Reproduce with", _pre(exchange.curl)),
+    ]
+    return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
+
+
+def _html_record(record: CheckRecord) -> str:
+    reason = f'<div class="reason">{_h(record.message)}</div>' if record.outcome == "skipped" and record.message else ""
+    row = (
+        f"<tr><td><code>{_h(record.nodeid)}</code>{reason}</td><td>{_h(record.requirement)}</td>"
+        f'<td>{_h(record.level)}</td><td class="o-{record.outcome}">{_SHOWN[record.outcome]}</td>'
+        f'<td class="n">{record.duration_ms:.1f} ms</td></tr>'
+    )
+    if record.outcome not in ("failed", "should-failed"):
+        return row
+    exchange = _html_exchange(record.exchange) if record.exchange is not None else "<p>No exchange recorded.</p>"
+    details = (
+        f"<details><summary>{_SHOWN[record.outcome]}: details of {_h(record.nodeid)}</summary>"
+        f"<h4>Message</h4>{_pre(record.message or '(no message)')}<h4>Exchange</h4>{exchange}</details>"
+    )
+    return f'{row}\n<tr><td colspan="5">{details}</td></tr>'
+
+
+def _html_records(records: Sequence[CheckRecord]) -> str:
+    if not records:
+        return "<section><h2>Checks</h2><p>No checks were recorded.</p></section>"
+    head = "<tr><th>Check</th><th>Requirement</th><th>Level</th><th>Outcome</th><th>Duration</th></tr>"
+    body = "\n".join(_html_record(record) for record in records)
+    return f"<section><h2>Checks</h2><table><thead>{head}</thead><tbody>\n{body}\n</tbody></table></section>"
+
+
+def html(report: RunReport) -> str:
+    """One self-contained HTML5 page: no script, nothing fetched, readable offline in any browser."""
+    status, line = _status(report)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Webhook conformance: {_h(status)}: {_h(report.target)}</title>",
+        f"<style>{_STYLE}</style></head>",
+        "<body>",
+        _html_header(report, status, line),
+        _html_requirements(_requirements(report.records)),
+        _html_records(report.records),
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,183 @@
+"""What a run found, as data: one record per check, the verdict, and the JSON form of both.
+
+The plugin fills a :class:`RunReport`; the writers (JSON here, Markdown and HTML in ``render``)
+read it. Nothing in a report holds the secret: exchanges are recorded through ``explain``, which
+masks it, and the settings as flags with the secret masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import harness
+from harness.catalogue import Level, Requirement
+from harness.explain import HEADERS_THAT_MATTER, reproduction, safe_text
+from harness.secret import Secret, redact
+from harness.settings import Settings
+from harness.transport import Exchange
+
+__all__ = [
+    "CheckRecord",
+    "ExchangeRecord",
+    "RunReport",
+    "Verdict",
+    "now",
+    "record_exchange",
+    "verdict",
+    "write_reports",
+]
+
+Outcome = Literal["passed", "failed", "should-failed", "skipped"]
+Status = Literal["READY", "NOT READY", "PARTIAL RUN", "NO VERDICT"]
+REPORT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    """One request and its answer, as safe to show: no secret, target text escaped and capped."""
+
+    method: str
+    url: str
+    description: str
+    request_body: str
+    status: int | None
+    reason: str
+    headers: Mapping[str, str]
+    response_body: str
+    elapsed_ms: float
+    error: str | None
+    curl: str
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    nodeid: str
+    requirement: str
+    level: Level
+    statement: str
+    outcome: Outcome
+    duration_ms: float
+    #: The failure text for a failed check, the reason for a skipped one, else empty.
+    message: str = ""
+    fix: str = ""
+    exchange: ExchangeRecord | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    #: Would the Cloud activate this receiver: every requirement was checked and no MUST failed.
+    ready: bool
+    must_failed: Sequence[str]
+    should_failed: Sequence[str]
+    line: str
+
+
+@dataclass
+class RunReport:
+    target: str
+    embedded: bool
+    settings: str
+    started: str
+    finished: str = ""
+    url_warnings: list[str] = field(default_factory=list)
+    setup_error: str | None = None
+    records: list[CheckRecord] = field(default_factory=list)
+    verdict: Verdict | None = None
+    harness_version: str = harness.__version__
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data, in the shape of ``schemas/report.schema.json``."""
+        return {"format": REPORT_FORMAT, **asdict(self)}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def record_exchange(exchange: Exchange, secrets: Iterable[Secret]) -> ExchangeRecord:
+    """An exchange as a report shows it, masked and capped like the failure text."""
+    masked = list(secrets)
+    request, response = exchange.request, exchange.response
+    headers = {}
+    if response is not None:
+        for name in ("Content-Type", *HEADERS_THAT_MATTER):
+            value = response.header(name)
+            if value is not None:
+                headers[name] = safe_text(value.encode("latin-1", "replace"), masked, 200)
+    return ExchangeRecord(
+        method=request.method,
+        url=redact(request.url, masked),
+        description=request.description,
+        request_body=safe_text(request.body, masked),
+        status=None if response is None else response.status,
+        reason="" if response is None else safe_text(response.reason.encode("latin-1", "replace"), masked, 80),
+        headers=headers,
+        response_body="" if response is None else safe_text(response.body, masked),
+        elapsed_ms=round(exchange.elapsed * 1000, 1),
+        error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
+        curl=reproduction(request),
+    )
+
+
+def verdict(
+    records: Sequence[CheckRecord],
+    catalogue: Mapping[str, Requirement],
+    selected: Iterable[str],
+    target: str,
+    setup_error: str | None = None,
+) -> Verdict:
+    """The one-line answer: would the Cloud activate this receiver, as far as this run can tell."""
+    order = list(catalogue)
+    must_failed = sorted({r.requirement for r in records if r.outcome == "failed"}, key=order.index)
+    should_failed = sorted({r.requirement for r in records if r.outcome == "should-failed"}, key=order.index)
+    findings = len([r for r in records if r.outcome == "should-failed"])
+    should_text = f"; {findings} SHOULD finding{'s' if findings != 1 else ''}" if findings else ""
+    if setup_error is not None:
+        line = f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
+        return Verdict("NO VERDICT", False, [], [], line)
+    if must_failed:
+        line = f"NOT READY for activation: {', '.join(must_failed)} failed{should_text}. Target: {target}"
+        return Verdict("NOT READY", False, must_failed, should_failed, line)
+    chosen = set(selected)
+    if chosen != set(catalogue):
+        line = (
+            f"PARTIAL RUN: no MUST failed among the {len(chosen)} of {len(catalogue)} requirements "
+            f"selected{should_text}; run the whole suite for a verdict. Target: {target}"
+        )
+        return Verdict("PARTIAL RUN", False, [], should_failed, line)
+    line = f"READY for activation: every MUST requirement passed{should_text}. Target: {target}"
+    return Verdict("READY", True, [], should_failed, line)
+
+
+def write_reports(report: RunReport, settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """Write the report files asked for, and the job summary on GitHub Actions; one line per file, to print."""
+    from harness import render  # the renderers are only needed when a report is asked for
+
+    writers: dict[str, Callable[[RunReport], str]] = {
+        "report-json": lambda r: json.dumps(r.to_json(), indent=2) + "\n",
+        "report-md": render.markdown,
+        "report-html": render.html,
+    }
+    targets = [(path, writers[kind]) for kind, path in settings.reports().items()]
+    # GitHub Actions shows this file on the run's page; it is appended to, as other steps may write it too.
+    summary = environ.get("GITHUB_STEP_SUMMARY")
+    lines = []
+    for path, write in targets:
+        lines.append(_write(path, write(report), append=False))
+    if summary:
+        lines.append(_write(summary, render.markdown(report), append=True))
+    return lines
+
+
+def _write(path: str, text: str, *, append: bool) -> str:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        return f"webhook conformance: could not write {path}: {exc.strerror or exc}"
+    return f"webhook conformance: {'summary appended to' if append else 'report written to'} {path}"

@@ -1,0 +1,282 @@
+"""The Markdown and HTML reports: well-formed, offline, ordered, and proof against hostile target text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import html5lib
+import pytest
+
+from harness import render
+from harness.report import CheckRecord, ExchangeRecord, RunReport, Verdict
+
+TARGET = "http://127.0.0.1:18082/webhook"
+SETTINGS = "target: http://127.0.0.1:18082/webhook; secret: [Filtered] (32 chars, from WEBHOOK_SECRET); timeout: 5 s"
+#: What a hostile receiver might answer: markup, a cell break, a fence breaker, an ANSI escape, a newline.
+HOSTILE = "<script>alert(1)</script> | ```` ``` `code` \x1b[31mred\r\n```\nforged line"
+SECRET = "s3cr3t-never-in-a-report-0123456789"
+
+
+def exchange(response_body: str = "OK", status: int | None = 200, error: str | None = None) -> ExchangeRecord:
+    return ExchangeRecord(
+        method="POST",
+        url=TARGET,
+        description="'Webhook Validate' with a wrong secret of the same length",
+        request_body='{"event": "Webhook Validate", "data": {}}',
+        status=status,
+        reason="OK" if status else "",
+        headers={"Content-Type": "text/html", "Server": HOSTILE},
+        response_body=response_body,
+        elapsed_ms=1.3,
+        error=error,
+        curl=f"curl -sS -i '{TARGET}' \\\n    -H 'Content-Type: application/json' \\\n    --data-binary '{{}}'",
+    )
+
+
+def record(requirement: str, outcome: str, case: str = "", **fields: object) -> CheckRecord:
+    levels = {"HS-3": "SHOULD", "EVT-2": "SHOULD"}
+    values: dict[str, object] = {
+        "nodeid": f"conformance_tests/test_x.py::test_{requirement.lower()}[{requirement}{case}]",
+        "requirement": requirement,
+        "level": levels.get(requirement, "MUST"),
+        "statement": f"The statement of {requirement}.",
+        "outcome": outcome,
+        "duration_ms": 2.5,
+        "fix": f"The fix for {requirement}.",
+    }
+    return CheckRecord(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def report(status: str, line: str, records: list[CheckRecord], **fields: object) -> RunReport:
+    built = RunReport(target=TARGET, embedded=False, settings=SETTINGS, started="2025-01-01T00:00:00+00:00")
+    built.finished, built.records = "2025-01-01T00:00:07+00:00", records
+    built.verdict = Verdict(status, status == "READY", [], [], f"{line} Target: {TARGET}")  # type: ignore[arg-type]
+    return replace(built, **fields)  # type: ignore[arg-type]
+
+
+def ready() -> RunReport:
+    records = [record(r, "passed") for r in ("HS-1", "HS-2", "HS-3", "AUTH-1", "EVT-1", "LEAK-1", "REDIR-1")]
+    records.append(record("AUTH-3", "skipped", message="a secret is configured"))
+    return report("READY", "READY for activation: every MUST requirement passed.", records)
+
+
+def not_ready() -> RunReport:
+    hostile = exchange(response_body=HOSTILE)
+    records = [
+        record("HS-1", "passed"),
+        record("HS-3", "should-failed", message="HS-3 (SHOULD) ...\nActual: 'Fine'", exchange=exchange("Fine")),
+        record("AUTH-1", "passed", "-missing"),
+        record("AUTH-1", "failed", "-case-changed", message=f"Actual: 200 OK\nResponse: {HOSTILE}", exchange=hostile),
+        record("EVT-1", "passed"),
+        record("REDIR-1", "failed", message="Actual: connection reset", exchange=exchange(status=None, error="reset")),
+        # An id the catalogue does not know, with hostile text where a cell would show it.
+        record("ZZ-9", "failed", statement=HOSTILE, fix=HOSTILE, message=HOSTILE),
+    ]
+    return report("NOT READY", "NOT READY for activation: AUTH-1, REDIR-1 failed; 1 SHOULD finding.", records)
+
+
+def no_verdict() -> RunReport:
+    error = f"ConnectionRefused: {HOSTILE}"
+    return report("NO VERDICT", "NO VERDICT: the target could not be reached.", [], setup_error=error)
+
+
+def partial() -> RunReport:
+    records = [record("HS-1", "passed"), record("HS-3", "should-failed", message="Actual: 'Fine'")]
+    warnings = ["the URL has a query string | <b>bold</b>"]
+    return report("PARTIAL RUN", "PARTIAL RUN: no MUST failed among the 2 of 10.", records, url_warnings=warnings)
+
+
+REPORTS = {"ready": ready, "not-ready": not_ready, "no-verdict": no_verdict, "partial": partial}
+
+
+@pytest.fixture(params=list(REPORTS))
+def any_report(request: pytest.FixtureRequest) -> RunReport:
+    return REPORTS[request.param]()
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_parses_strictly(any_report: RunReport) -> None:
+    # strict=True raises on the first parse error, bad nesting and invalid characters included.
+    html5lib.HTMLParser(strict=True).parse(render.html(any_report))
+
+
+def test_html_holds_every_nodeid_and_the_verdict(any_report: RunReport) -> None:
+    text = render.html(any_report)
+    assert any_report.verdict is not None
+    assert any_report.verdict.status in text
+    for each in any_report.records:
+        assert each.nodeid.replace("'", "&#x27;") in text
+
+
+@pytest.mark.parametrize(("name", "css"), [("ready", "ok"), ("not-ready", "bad"), ("no-verdict", "warn")])
+def test_html_verdict_coloured_by_status(name: str, css: str) -> None:
+    assert f'class="verdict {css}"' in render.html(REPORTS[name]())
+
+
+def test_html_is_offline_and_scriptless(any_report: RunReport) -> None:
+    text = render.html(any_report)
+    assert "<script" not in text.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.IGNORECASE)
+    assert "url(" not in text.lower()
+    assert "@import" not in text.lower()
+
+
+def test_html_shows_hostile_text_only_escaped() -> None:
+    text = render.html(not_ready())
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script" not in text
+    assert "\x1b" not in text
+    assert "\\x1b[31m" in text
+    assert "\r" not in text
+
+
+def test_html_expands_failures_with_their_exchange() -> None:
+    text = render.html(not_ready())
+    assert text.count("<details>") == 4  # HS-3, AUTH-1, REDIR-1, ZZ-9; passes get none
+    assert "curl -sS -i" in text
+    assert "Error</dt><dd>reset" in text
+    assert "Fix: The fix for AUTH-1." in text
+
+
+def test_html_requirements_failures_first() -> None:
+    text = render.html(not_ready())
+    positions = [text.index(f"<tr><td>{rid}</td>") for rid in ("AUTH-1", "REDIR-1", "ZZ-9", "HS-3", "HS-1", "EVT-1")]
+    assert positions == sorted(positions)
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+
+def cells(row: str) -> list[str]:
+    """A GFM table row split as GitHub splits it: a backslash escapes the character after it."""
+    found, current, chars = [], "", iter(row.strip().strip("|"))
+    for ch in chars:
+        if ch == "\\":
+            current += ch + next(chars, "")
+        elif ch == "|":
+            found.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*found, current]
+
+
+def fenced(text: str) -> tuple[list[str], list[str]]:
+    """CommonMark fences: (contents of each fenced block, lines outside any fence)."""
+    blocks: list[str] = []
+    outside: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        if fence is None:
+            opening = re.match(r" {0,3}(`{3,})[^`]*$", line)
+            if opening:
+                fence, body = opening.group(1), []
+            else:
+                outside.append(line)
+        elif re.fullmatch(rf" {{0,3}}{fence}`*[ \t]*", line):
+            blocks.append("\n".join(body))
+            fence = None
+        else:
+            body.append(line)
+    assert fence is None, "a fence was left open"
+    return blocks, outside
+
+
+def table(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.startswith("|")]
+
+
+def test_markdown_verdict_line_comes_first(any_report: RunReport) -> None:
+    first = render.markdown(any_report).split("\n")[0]
+    assert any_report.verdict is not None
+    assert first.startswith("## `")
+    assert any_report.verdict.status in first
+    assert "Target:" in first
+
+
+def test_markdown_table_rows_have_as_many_cells_as_the_header(any_report: RunReport) -> None:
+    rows = table(render.markdown(any_report))
+    if not any_report.records:
+        assert rows == []
+        return
+    width = len(cells(rows[0]))
+    assert width == 6
+    assert all(len(cells(row)) == width for row in rows), rows
+
+
+def test_markdown_failing_requirements_first() -> None:
+    rows = [cells(row) for row in table(render.markdown(not_ready()))[2:]]
+    ids = [row[0].strip() for row in rows]
+    outcomes = [row[2].strip() for row in rows]
+    # MUST failures in catalogue order (the unknown id last), then SHOULD findings, then passes.
+    assert ids == ["AUTH-1", "REDIR-1", "ZZ-9", "HS-3", "HS-1", "EVT-1"]
+    assert outcomes == ["FAIL", "FAIL", "FAIL", "SHOULD-FAIL", "pass", "pass"]
+    assert rows[0][5].strip() == "The fix for AUTH-1."
+    assert rows[-1][5].strip() == ""  # no fix shown for a pass
+
+
+def test_markdown_counts_checks_per_requirement() -> None:
+    rows = {cells(row)[0].strip(): cells(row) for row in table(render.markdown(not_ready()))[2:]}
+    assert rows["AUTH-1"][3].strip() == "1 failed, 1 passed"
+
+
+def test_markdown_hostile_text_cannot_break_out() -> None:
+    text = render.markdown(not_ready())
+    blocks, outside = fenced(text)
+    # Inside fences the text is shown as is, control characters escaped; nothing closed the fence early.
+    assert any("<script>alert(1)</script> | ```` ```" in block and "forged line" in block for block in blocks)
+    assert all("\x1b" not in block and "\r" not in block for block in blocks)
+    assert "\x1b" not in text
+    outside[0] = outside[0].replace("## `FAIL`", "##")  # the harness's own status marker
+    for line in outside:
+        # Outside fences: no tag but the harness's own <details>/<summary>/<code>, no unescaped backtick.
+        assert not re.search(r"<(?!/?(details|summary|code)>)", line), line
+        assert not re.search(r"(?<!\\)`", line), line
+    assert not any(line.startswith("forged line") for line in outside)
+
+
+def test_markdown_shows_curl_and_fix_for_failures() -> None:
+    text = render.markdown(not_ready())
+    blocks, _ = fenced(text)
+    assert any(block.startswith("curl -sS -i") for block in blocks)
+    assert "```sh\ncurl -sS -i" in text
+    assert "### Failed checks (4)" in text
+    assert text.index("[AUTH-1-case-changed]") < text.index("HS-3 (SHOULD)")
+
+
+def test_markdown_caps_failed_checks() -> None:
+    many = [record("EVT-1", "failed", f"-{n}", message=f"failure {n}") for n in range(25)]
+    text = render.markdown(report("NOT READY", "NOT READY for activation: EVT-1 failed.", many))
+    assert text.count("<details>") == render.MARKDOWN_FAILURES
+    assert "... and 5 more failed checks" in text
+
+
+def test_markdown_setup_error_and_url_warnings() -> None:
+    text = render.markdown(no_verdict())
+    assert "**Setup error**" in text
+    assert "No checks were recorded." in text
+    warned = render.markdown(partial())
+    assert "the URL has a query string \\| &lt;b&gt;bold&lt;/b&gt;" in warned
+
+
+# --- Both ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("write", [render.html, render.markdown])
+def test_no_secret_appears_when_the_records_hold_none(any_report: RunReport, write: object) -> None:
+    assert callable(write)
+    assert SECRET not in write(any_report)
+
+
+@pytest.mark.parametrize("write", [render.html, render.markdown])
+def test_zero_records_and_no_verdict_render(write: object) -> None:
+    empty = RunReport(target=TARGET, embedded=True, settings="", started="2025-01-01T00:00:00+00:00")
+    assert callable(write)
+    text = write(empty)
+    assert "NO VERDICT" in text
+    assert "No checks were recorded." in text
+    if write is render.html:
+        html5lib.HTMLParser(strict=True).parse(text)
