@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from harness import checks
-from harness.client import Client, Target
+from harness.client import Client
 from harness.events import VALIDATE
 from harness.plugin import requirement
 
 
 @requirement("HS-1")
-def test_validate_gets_2xx(webhook_client: Client, webhook_target: Target, requirement_id: str) -> None:
-    checks.answered_2xx(webhook_client.deliver(VALIDATE, webhook_target.secret))
+def test_validate_gets_2xx(webhook_client: Client, requirement_id: str) -> None:
+    checks.answered_2xx(webhook_client.deliver(VALIDATE))
 
 
 @requirement("HS-2")
-def test_second_validate_gets_2xx(webhook_client: Client, webhook_target: Target, requirement_id: str) -> None:
+def test_second_validate_gets_2xx(webhook_client: Client, requirement_id: str) -> None:
     # Validate, then Activate: two handshakes back to back, both of which must succeed.
-    first = webhook_client.deliver(VALIDATE, webhook_target.secret)
-    second = webhook_client.deliver(VALIDATE, webhook_target.secret, header_note="the right secret, again")
+    first = webhook_client.deliver(VALIDATE)
+    second = webhook_client.deliver(VALIDATE)
     checks.answered_2xx(first)
     checks.answered_2xx(second)
 
 
 @requirement("HS-3")
-def test_validate_answered_ok(webhook_client: Client, webhook_target: Target, requirement_id: str) -> None:
-    checks.answered_ok_body(webhook_client.deliver(VALIDATE, webhook_target.secret))
+def test_validate_answered_ok(webhook_client: Client, requirement_id: str) -> None:
+    checks.answered_ok_body(webhook_client.deliver(VALIDATE))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harness import doctor
 from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.transport import Exchange
 
@@ -56,19 +57,20 @@ def status_text(exchange: Exchange) -> str:
     return text
 
 
-def _hint_for(exchange: Exchange) -> str | None:
+def _rejection_hint(exchange: Exchange) -> str | None:
     response = exchange.response
-    if response is None:
-        assert exchange.error is not None
-        if exchange.error.kind in ("read-timeout", "deadline"):
-            return "The Cloud gives up after 5 s: answer first, then do the work (a queue, a background job)."
-        return None
-    if 300 <= response.status < 400:
+    if response is None or 300 <= response.status < 400:
+        return doctor.hint(exchange)
+    if 200 <= response.status < 300:
+        return "The receiver accepted a wrong secret: compare the whole header value with the secret, in constant time."
+    if response.status == 403:
+        return "Answer 401 Unauthorized for a missing or wrong secret, not 403."
+    if response.status >= 500:
         return (
-            "Answer at the URL itself. The Cloud turns a 301/302 into a GET without a body, so the event is "
-            "lost, and sends its secret on to the new location; the harness never follows redirects."
+            "The receiver failed on a wrong secret instead of rejecting it: compare the header's bytes with "
+            "hmac.compare_digest (comparing str raises on non-ASCII) and answer 401."
         )
-    return None
+    return "Answer 401 Unauthorized for a missing or wrong secret."
 
 
 def answered_2xx(exchange: Exchange) -> None:
@@ -76,7 +78,7 @@ def answered_2xx(exchange: Exchange) -> None:
     __tracebackhide__ = True
     if exchange.response is not None and 200 <= exchange.response.status < 300:
         return
-    raise CheckFailed("a 2xx status", status_text(exchange), exchange, _hint_for(exchange))
+    raise CheckFailed("a 2xx status", status_text(exchange), exchange, doctor.hint(exchange))
 
 
 def answered_401(exchange: Exchange) -> None:
@@ -84,17 +86,7 @@ def answered_401(exchange: Exchange) -> None:
     __tracebackhide__ = True
     if exchange.response is not None and exchange.response.status == 401:
         return
-    hint = _hint_for(exchange)
-    if exchange.response is not None:
-        status = exchange.response.status
-        if 200 <= status < 300:
-            hint = (
-                "The receiver accepted a wrong secret: compare the whole header value with the secret, "
-                "in constant time."
-            )
-        elif status == 403:
-            hint = "Answer 401 Unauthorized for a missing or wrong secret, not 403."
-    raise CheckFailed("401 Unauthorized", status_text(exchange), exchange, hint)
+    raise CheckFailed("401 Unauthorized", status_text(exchange), exchange, _rejection_hint(exchange))
 
 
 def answered_ok_body(exchange: Exchange) -> None:
@@ -118,7 +110,7 @@ def never_redirected(exchanges: Iterable[Exchange]) -> None:
     __tracebackhide__ = True
     for exchange in exchanges:
         if exchange.response is not None and 300 <= exchange.response.status < 400:
-            raise CheckFailed("no redirect", status_text(exchange), exchange, _hint_for(exchange))
+            raise CheckFailed("no redirect", status_text(exchange), exchange, doctor.hint(exchange))
 
 
 def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:

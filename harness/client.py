@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import transport
-from harness.deliveries import delivery
+from harness.deliveries import HeaderValue, delivery, right_secret
 from harness.secret import Secret
 
 __all__ = ["Client", "Target"]
@@ -41,15 +41,8 @@ class Client:
         return exchange
 
     def deliver(
-        self,
-        event: str,
-        secret: Secret | None,
-        *,
-        data: Mapping[str, Any] | None = None,
-        header_note: str = "the right secret",
+        self, event: str, header: HeaderValue | None = None, *, data: Mapping[str, Any] | None = None
     ) -> transport.Exchange:
-        """Send ``event`` like the Cloud would, carrying ``secret`` (None: no header at all)."""
-        if secret is not None and not secret:
-            header_note = "the empty secret header the Cloud sends when none is configured"
-        request = delivery(self.target.url, event, secret, data=data, description=f"{event!r} with {header_note}")
-        return self.send(request)
+        """Send ``event`` like the Cloud would, with ``header`` (default: the target's secret)."""
+        chosen = header if header is not None else right_secret(self.target.secret)
+        return self.send(delivery(self.target.url, event, chosen, data=data))

@@ -12,7 +12,17 @@ from harness.schemas import sample_data
 from harness.secret import Secret
 from harness.transport import Request
 
-__all__ = ["SECRET_VARIANTS", "SecretVariant", "delivery", "encode", "probes", "variant", "variant_values"]
+__all__ = [
+    "SECRET_VARIANTS",
+    "HeaderValue",
+    "SecretVariant",
+    "delivery",
+    "encode",
+    "probes",
+    "right_secret",
+    "variant",
+    "variant_values",
+]
 
 
 def encode(event: str, data: Mapping[str, Any]) -> bytes:
@@ -24,21 +34,36 @@ def encode(event: str, data: Mapping[str, Any]) -> bytes:
     return json.dumps({"event": event, "data": data}, allow_nan=False).encode("utf-8")
 
 
-def delivery(
-    url: str,
-    event: str,
-    secret: Secret | None,
-    *,
-    data: Mapping[str, Any] | None = None,
-    description: str | None = None,
-) -> Request:
-    """A delivery of ``event`` with its sample payload (or ``data``), carrying ``secret`` verbatim.
+@dataclass(frozen=True)
+class HeaderValue:
+    """What goes in ``X-Webhook-Secret``: the value, its description, and how a shell rebuilds it.
 
-    ``secret`` None omits the header; an empty Secret sends it empty, as the Cloud does when no
-    secret is configured.
+    ``secret`` None omits the header. ``shell`` is a bash expression (used inside double quotes)
+    that computes the value from ``$WEBHOOK_SECRET``, so a reproduction never prints the secret.
     """
+
+    secret: Secret | None
+    note: str
+    shell: str | None
+
+
+def right_secret(secret: Secret) -> HeaderValue:
+    """The configured secret, or the empty header the Cloud sends when none is configured."""
+    if not secret:
+        return HeaderValue(secret, "the empty secret header the Cloud sends when none is configured", "")
+    return HeaderValue(secret, "the right secret", "$WEBHOOK_SECRET")
+
+
+def delivery(url: str, event: str, header: HeaderValue, *, data: Mapping[str, Any] | None = None) -> Request:
+    """A delivery of ``event`` with its sample payload (or ``data``), carrying ``header`` verbatim."""
     payload = dict(data) if data is not None else ({} if event == VALIDATE else sample_data(event))
-    return Request(url=url, body=encode(event, payload), description=description or f"{event!r}", secret=secret)
+    return Request(
+        url=url,
+        body=encode(event, payload),
+        description=f"{event!r} with {header.note}",
+        secret=header.secret,
+        secret_shell=header.shell,
+    )
 
 
 @dataclass(frozen=True)
@@ -48,8 +73,24 @@ class SecretVariant:
     name: str
     description: str
     make: Callable[[str], str | None]
+    #: The same value as a bash expression over $WEBHOOK_SECRET (None: no header).
+    shell: str | None
     #: Why the variant cannot be built from a given secret, or None when it can.
     unusable: Callable[[str], str | None] = lambda secret: None
+
+    def header(self, secret: Secret) -> HeaderValue:
+        made = self.make(secret.reveal())
+        return HeaderValue(None if made is None else Secret(made), self.description, self.shell)
+
+
+_ASCII_SWAP = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+
+def _swap_ascii_case(secret: str) -> str:
+    # ASCII letters only, like tr(1) in the reproduction: both must build the same value.
+    return secret.translate(_ASCII_SWAP)
 
 
 def _same_length_wrong(secret: str) -> str:
@@ -59,25 +100,32 @@ def _same_length_wrong(secret: str) -> str:
 
 
 SECRET_VARIANTS: tuple[SecretVariant, ...] = (
-    SecretVariant("missing", "no X-Webhook-Secret header", lambda s: None),
-    SecretVariant("empty", "an empty X-Webhook-Secret header", lambda s: ""),
+    SecretVariant("missing", "no X-Webhook-Secret header", lambda s: None, None),
+    SecretVariant("empty", "an empty X-Webhook-Secret header", lambda s: "", ""),
     SecretVariant(
-        "wrong-same-length", "a wrong secret of the same length (last character changed)", _same_length_wrong
+        "wrong-same-length",
+        "a wrong secret of the same length (last character changed)",
+        _same_length_wrong,
+        '${WEBHOOK_SECRET%?}$([ "${WEBHOOK_SECRET: -1}" = a ] && echo b || echo a)',
     ),
     SecretVariant(
         "prefix",
         "the secret without its last character",
         lambda s: s[:-1],
+        "${WEBHOOK_SECRET%?}",
         unusable=lambda s: "a one-character secret has no non-empty prefix" if len(s) < 2 else None,
     ),
-    SecretVariant("appended", "the secret with a character appended", lambda s: s + "x"),
+    SecretVariant("appended", "the secret with a character appended", lambda s: s + "x", "${WEBHOOK_SECRET}x"),
     SecretVariant(
         "case-changed",
         "the secret with the case of its letters swapped",
-        lambda s: s.swapcase(),
-        unusable=lambda s: "the secret has no letters, so its case cannot change" if s.swapcase() == s else None,
+        _swap_ascii_case,
+        '$(printf %s "$WEBHOOK_SECRET" | tr a-zA-Z A-Za-z)',
+        unusable=lambda s: (
+            "the secret has no ASCII letters, so its case cannot change" if _swap_ascii_case(s) == s else None
+        ),
     ),
-    SecretVariant("embedded", "the secret inside a longer value", lambda s: f"x{s}x"),
+    SecretVariant("embedded", "the secret inside a longer value", lambda s: f"x{s}x", "x${WEBHOOK_SECRET}x"),
 )
 
 
@@ -102,31 +150,18 @@ def probes(url: str, secret: Secret) -> list[Request]:
     Whole-session properties (no leaked secret, no redirect) are judged over these, so that they
     hold on every path and not only on the ones other checks happened to take.
     """
-    requests = [delivery(url, event, secret, description=f"{event!r} with the right secret") for event in KNOWN_EVENTS]
-    for v in SECRET_VARIANTS:
-        if v.unusable(secret.reveal()) is None:
-            made = v.make(secret.reveal())
-            requests.append(
-                delivery(
-                    url,
-                    VALIDATE,
-                    None if made is None else Secret(made),
-                    description=f"{VALIDATE!r} with {v.description}",
-                )
-            )
+    right = right_secret(secret)
+    requests = [delivery(url, event, right) for event in KNOWN_EVENTS]
     requests += [
-        Request(
-            url,
-            b'{"event": "Site Status Update", "data": ',
-            "truncated JSON with the right secret",
-            secret=secret,
-        ),
-        Request(url, b"[]", "a top-level JSON array with the right secret", secret=secret),
-        Request(
-            url,
-            encode("Conformance Probe", {}),
-            "an event the Cloud does not send, with the right secret",
-            secret=secret,
-        ),
+        delivery(url, VALIDATE, v.header(secret)) for v in SECRET_VARIANTS if v.unusable(secret.reveal()) is None
+    ]
+    bodies = [
+        (b'{"event": "Site Status Update", "data": ', "truncated JSON"),
+        (b"[]", "a top-level JSON array"),
+        (encode("Conformance Probe", {}), "an event the Cloud does not send"),
+    ]
+    requests += [
+        Request(url, body, f"{what}, with {right.note}", secret=right.secret, secret_shell=right.shell)
+        for body, what in bodies
     ]
     return requests

@@ -7,24 +7,33 @@ form of the secret, and of the wrong values derived from it, is masked.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 
 from harness.catalogue import Requirement
 from harness.checks import CheckFailed
 from harness.secret import Secret, redact
-from harness.transport import Exchange
+from harness.transport import Exchange, Request
 
-__all__ = ["excerpt", "render_failure"]
+__all__ = ["excerpt", "render_failure", "reproduction", "safe_text"]
 
 EXCERPT_CHARS = 300
+#: Response headers worth showing with a failure: they explain redirects, method and auth problems.
+HEADERS_THAT_MATTER = ("Location", "Allow", "WWW-Authenticate", "Retry-After", "Server")
+
+
+def safe_text(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
+    """Bytes from the target as one line of text: decoded, redacted, escaped, capped at ``limit`` characters."""
+    text = redact(data.decode("utf-8", "replace"), secrets)
+    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
+    return shown + (f" ... ({len(text) - limit} more characters)" if len(text) > limit else "")
 
 
 def excerpt(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
-    """A one-line, quoted, capped, escaped and redacted rendering of bytes from the target."""
-    text = redact(data.decode("utf-8", "replace"), secrets)
-    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
-    more = f" ... ({len(text) - limit} more characters)" if len(text) > limit else ""
-    return f"'{shown}'{more}"
+    """:func:`safe_text` in quotes, so that leading and trailing spaces show."""
+    text = safe_text(data, secrets, limit)
+    body, marker, more = text.partition(" ... (")
+    return f"'{body}'" + (f"{marker}{more}" if marker else "")
 
 
 def _response_lines(exchange: Exchange, secrets: list[Secret]) -> list[str]:
@@ -34,7 +43,14 @@ def _response_lines(exchange: Exchange, secrets: list[Secret]) -> list[str]:
     kind = response.header("Content-Type") or "no Content-Type"
     size = f"{len(response.body)} bytes{' read, truncated' if response.truncated else ''}"
     body = excerpt(response.body, secrets) if response.body else "(empty)"
-    return [f"Response: {body} ({size}, {excerpt(kind.encode('latin-1', 'replace'), secrets, 80)})"]
+    lines = [f"Response: {body} ({size}, {excerpt(kind.encode('latin-1', 'replace'), secrets, 80)})"]
+    shown = [(name, response.header(name)) for name in HEADERS_THAT_MATTER]
+    if any(value for _, value in shown):
+        headers = "; ".join(
+            f"{name}: {excerpt(value.encode('latin-1', 'replace'), secrets, 120)}" for name, value in shown if value
+        )
+        lines.append(f"Headers:  {headers}")
+    return lines
 
 
 def render_failure(requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret]) -> str:
@@ -53,7 +69,40 @@ def render_failure(requirement: Requirement, failure: CheckFailed, secrets: Iter
     if failure.hint:
         lines.append(f"Hint:     {failure.hint}")
     lines.append(f"Fix:      {requirement.fix}")
-    return "\n".join(_neutralise(line, masked) for line in lines)
+    text = "\n".join(_neutralise(line, masked) for line in lines)
+    if exchange is not None:
+        # Not neutralised: it is shell, built by the harness from its own request, never from the response.
+        text += "\nReproduce with:\n  " + reproduction(exchange.request)
+    return text
+
+
+def reproduction(request: Request) -> str:
+    """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed."""
+    command = ["curl -sS -i"]
+    if request.method != "POST" or not request.body:
+        command.append(f"-X {request.method}")
+    command.append(shlex.quote(request.url))
+    # An empty Content-Type removes the form type curl would otherwise add to --data-binary.
+    headers = [shlex.quote(f"Content-Type: {request.content_type}" if request.content_type else "Content-Type:")]
+    if request.secret is not None:
+        if not request.secret:
+            headers.append(shlex.quote("X-Webhook-Secret;"))  # curl's spelling of a header with an empty value
+        elif request.secret_shell:
+            headers.append(f'"X-Webhook-Secret: {request.secret_shell}"')
+        else:
+            headers.append(shlex.quote("X-Webhook-Secret: <a value this harness will not print>"))
+    command += [f"-H {header}" for header in headers]
+    if request.body:
+        command.append(f"--data-binary {_shell_bytes(request.body)}")
+    return " \\\n    ".join(command)
+
+
+def _shell_bytes(data: bytes) -> str:
+    """``data`` as one bash word: single-quoted when printable ASCII, else ANSI-C quoted."""
+    if all(32 <= b < 127 for b in data):
+        return shlex.quote(data.decode("ascii"))
+    escaped = "".join(chr(b) if 32 <= b < 127 and b not in b"\\'" else f"\\x{b:02x}" for b in data)
+    return f"$'{escaped}'"
 
 
 def _neutralise(line: str, secrets: list[Secret]) -> str:

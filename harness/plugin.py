@@ -19,16 +19,21 @@ from harness.catalogue import Requirement, catalogue
 from harness.catalogue import requirement as lookup_requirement
 from harness.checks import CheckFailed, NotApplicable
 from harness.client import Client, Target
+from harness.dashboard_url import dashboard_rejections
 from harness.exitcodes import ExitCode
 from harness.explain import render_failure
+from harness.report import CheckRecord, RunReport, now, record_exchange, verdict, write_reports
 from harness.run import Run
 from harness.secret import Secret, redact
 from harness.settings import OPTIONS, SettingError, Settings, resolve
+from harness.transport import Exchange
 
 __all__ = ["requirement"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "requirement"
+# The exchange a check judged, kept for its record in the reports.
+_EXCHANGE = pytest.StashKey[Exchange]()
 
 
 def requirement(requirement_id: str, cases: Sequence[tuple[str, object]] | None = None) -> Callable[[F], F]:
@@ -94,11 +99,9 @@ class ConformanceSession:
         self.config = config
         self.settings = settings
         self.run: Run | None = None
-        self.should_findings: list[tuple[str, str]] = []
-        self.must_failed: set[str] = set()
-        #: Requirements whose checks were selected to run, and why the run could not start, if it could not.
+        self.report: RunReport | None = None
+        #: Requirements whose checks were selected to run.
         self.selected: set[str] = set()
-        self.setup_error: str | None = None
         self._original_record_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._redacting_record_factory)
 
@@ -117,6 +120,8 @@ class ConformanceSession:
             if masked != message:
                 record.msg, record.args = masked, None
         return record
+
+    # --- collection and start ---
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -138,19 +143,21 @@ class ConformanceSession:
         if self.config.option.collectonly or not any(_requirement_id(i) for i in session.items):
             return
         self.run = Run(self.settings)
-        self.setup_error = self.run.unreachable()
-        if self.setup_error is not None:
+        self.report = RunReport(
+            target=self.run.target.description,
+            embedded=self.run.target.embedded,
+            settings=self.settings.as_flags(),
+            started=now(),
+            url_warnings=[] if self.run.target.embedded else dashboard_rejections(self.run.target.url),
+        )
+        self.report.setup_error = self.run.unreachable()
+        if self.report.setup_error is not None:
             # One error about the setup instead of a failure per check; the exit code is set at the end.
             session.items.clear()
         self.selected = {r for r in map(_requirement_id, session.items) if r is not None}
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.setup_error is not None:
-            session.exitstatus = ExitCode.TARGET_UNREACHABLE
-
     def pytest_report_collectionfinish(self) -> list[str]:
-        if self.run is None:
+        if self.run is None or self.report is None:
             return []
         lines = [
             f"webhook conformance: target {self.run.target.description}",
@@ -162,6 +169,7 @@ class ConformanceSession:
                 lines.append(
                     "  note: a secret is set but no target, so it is not used: set --target-url to check yours"
                 )
+        lines += [f"  warning: the Cloud's dashboard would refuse this URL: {w}" for w in self.report.url_warnings]
         return lines
 
     def pytest_unconfigure(self) -> None:
@@ -169,18 +177,18 @@ class ConformanceSession:
         if self.run is not None:
             self.run.close()
 
-    # --- fixtures' sources ---
-
     def current_run(self) -> Run:
         if self.run is None:  # a conformance fixture used outside a conformance test
             self.run = Run(self.settings)
         return self.run
 
-    # --- results ---
+    # --- each check ---
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         found = _requirement(item)
+        exchanges = self.run.client.exchanges if self.run is not None else []
+        first = len(exchanges)
         try:
             return (yield)
         except NotApplicable as exc:
@@ -189,8 +197,13 @@ class ConformanceSession:
         except CheckFailed as exc:
             if found is None:
                 raise
+            if exc.exchange is not None:
+                item.stash[_EXCHANGE] = exc.exchange
             # The template replaces the traceback: harness frames say nothing to a receiver's author.
             raise pytest.fail.Exception(render_failure(found, exc, self.secrets()), pytrace=False) from None
+        finally:
+            if _EXCHANGE not in item.stash and len(exchanges) > first:
+                item.stash[_EXCHANGE] = exchanges[-1]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -199,17 +212,38 @@ class ConformanceSession:
         report = yield
         self._redact(report)
         found = _requirement(item)
-        if found is None or report.when != "call" or not report.failed:
+        if found is None or (report.when != "call" and report.passed):
             return report
-        if found.level == "MUST" or self.settings.strict:
-            self.must_failed.add(found.id)
-            return report
-        # A SHOULD finding: shown in its own summary section, not counted as a failure.
-        self.should_findings.append((report.nodeid, str(report.longrepr)))
-        report.outcome = "skipped"
-        report.wasxfail = f"{found.id} (SHOULD) not met"
-        report.webhook_should = True  # type: ignore[attr-defined]
+        should_finding = report.failed and report.when == "call" and found.level != "MUST" and not self.settings.strict
+        if should_finding:
+            # Shown in its own summary section and counted apart, not as a failure of the run.
+            report.outcome = "skipped"
+            report.wasxfail = f"{found.id} ({found.level}) not met"
+            report.webhook_should = True  # type: ignore[attr-defined]
+        if report.when == "call" or not report.passed:
+            self._record(item, report, found, "should-failed" if should_finding else report.outcome)
         return report
+
+    def _record(self, item: pytest.Item, report: pytest.TestReport, found: Requirement, outcome: str) -> None:
+        if self.report is None:
+            return
+        message = str(report.longrepr) if outcome in ("failed", "should-failed") else ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+        exchange = item.stash.get(_EXCHANGE, None)
+        self.report.records.append(
+            CheckRecord(
+                nodeid=report.nodeid,
+                requirement=found.id,
+                level=found.level,
+                statement=found.statement,
+                outcome=outcome,  # type: ignore[arg-type]
+                duration_ms=round(report.duration * 1000, 1),
+                message=message,
+                fix=found.fix,
+                exchange=None if exchange is None else record_exchange(exchange, self.secrets()),
+            )
+        )
 
     def _redact(self, report: pytest.TestReport) -> None:
         secrets = self.secrets()
@@ -230,37 +264,40 @@ class ConformanceSession:
             return "should-failed", "s", ("SHOULD-FAILED", {"yellow": True})
         return None
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.run is None:
-            return
-        if self.should_findings:
-            terminalreporter.section("SHOULD findings (not fatal without --webhook-strict)", sep="=", yellow=True)
-            for nodeid, text in self.should_findings:
-                terminalreporter.write_sep("_", nodeid, yellow=True)
-                terminalreporter.write_line(text)
-        if self.setup_error is not None:
-            terminalreporter.section("webhook conformance: setup error", sep="=", red=True)
-            terminalreporter.write_line(self.setup_error)
-        terminalreporter.write_sep("-", "webhook conformance verdict")
-        ready = self.setup_error is None and not self.must_failed and self.selected == set(catalogue())
-        terminalreporter.write_line(self.verdict(), bold=True, red=not ready, green=ready)
+    # --- the end: reports, then the verdict as the very last line ---
 
-    def verdict(self) -> str:
-        """One line: can the Cloud activate this receiver, as far as this run can tell."""
-        target = self.run.target.description if self.run else "?"
-        if self.setup_error is not None:
-            return f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
-        shoulds = len(self.should_findings)
-        should_text = f"; {shoulds} SHOULD finding{'s' if shoulds != 1 else ''}" if shoulds else ""
-        if self.must_failed:
-            failed = ", ".join(sorted(self.must_failed, key=list(catalogue()).index))
-            return f"NOT READY for activation: {failed} failed{should_text}. Target: {target}"
-        if self.selected != set(catalogue()):
-            return (
-                f"PARTIAL RUN: no MUST failed among the {len(self.selected)} of {len(catalogue())} requirements "
-                f"selected{should_text}; run the whole suite for a verdict. Target: {target}"
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None:
+            return
+        findings = [r for r in self.report.records if r.outcome == "should-failed"]
+        if findings:
+            terminalreporter.section("SHOULD findings (not fatal without --webhook-strict)", sep="=", yellow=True)
+            for record in findings:
+                terminalreporter.write_sep("_", record.nodeid, yellow=True)
+                terminalreporter.write_line(record.message)
+        if self.report.setup_error is not None:
+            terminalreporter.section("webhook conformance: setup error", sep="=", red=True)
+            terminalreporter.write_line(self.report.setup_error)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        report = self.report
+        if report is not None:
+            report.finished = now()
+            report.verdict = verdict(report.records, catalogue(), self.selected, report.target, report.setup_error)
+            if report.setup_error is not None:
+                session.exitstatus = ExitCode.TARGET_UNREACHABLE
+            written = write_reports(report, self.settings, os.environ)
+        yield
+        # After pytest's own summary line: the verdict is the last thing a CI log shows.
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if report is not None and report.verdict is not None and terminal is not None:
+            for line in written:
+                terminal.write_line(line)
+            terminal.write_sep("-", "webhook conformance verdict")
+            terminal.write_line(
+                report.verdict.line, bold=True, green=report.verdict.ready, red=not report.verdict.ready
             )
-        return f"READY for activation: every MUST requirement passed{should_text}. Target: {target}"
 
 
 def _requirement_id(item: pytest.Item) -> str | None:

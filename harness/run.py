@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import transport
+from harness import doctor, transport
 from harness.client import Client, Target
 from harness.deliveries import variant_values
 from harness.secret import Secret
@@ -10,20 +10,10 @@ from harness.settings import Settings
 
 __all__ = ["Run", "unreachable_message"]
 
-_HINTS = {
-    "connect": "Is the receiver running and listening on that host and port? Is the URL right?",
-    "dns": "The host name does not resolve: check the URL for typos.",
-    "connect-timeout": "Nothing answered: a firewall may be dropping connections, or the host is down.",
-    "tls": (
-        "The Cloud verifies certificates too, so it could not deliver either. Check that the certificate "
-        "is valid, unexpired and issued for this host name; for a private CA, pass --webhook-ca-bundle."
-    ),
-}
-
 
 def unreachable_message(target: Target, error: transport.TransportError) -> str:
     """What to tell a user whose target cannot be reached: the problem, then a hint."""
-    hint = _HINTS.get(error.kind, "")
+    hint = doctor.setup_hint(error)
     return f"cannot reach the target {target.description}: {error.kind}: {error.detail}\nhint: {hint}".rstrip()
 
 

@@ -19,7 +19,7 @@ from harness.secret import MASK, Secret
 
 __all__ = ["OPTIONS", "Option", "SettingError", "Settings", "resolve"]
 
-Kind = Literal["url", "secret", "secret-file", "path", "seconds", "flag"]
+Kind = Literal["url", "secret", "secret-file", "path", "output", "seconds", "flag"]
 
 #: The Cloud stores the secret in a 140-character field (cloud-sender.md §6).
 MAX_SECRET_LENGTH = 140
@@ -102,6 +102,33 @@ OPTIONS: tuple[Option, ...] = (
         "PATH",
     ),
     Option(
+        "report_json",
+        "--webhook-report-json",
+        "WEBHOOK_REPORT_JSON",
+        "webhook_report_json",
+        "output",
+        "Write the run's results as JSON (format: schemas/report.schema.json) to this file.",
+        "PATH",
+    ),
+    Option(
+        "report_md",
+        "--webhook-report-md",
+        "WEBHOOK_REPORT_MD",
+        "webhook_report_md",
+        "output",
+        "Write a Markdown summary to this file (it is also appended to $GITHUB_STEP_SUMMARY when that is set).",
+        "PATH",
+    ),
+    Option(
+        "report_html",
+        "--webhook-report-html",
+        "WEBHOOK_REPORT_HTML",
+        "webhook_report_html",
+        "output",
+        "Write a self-contained HTML report to this file.",
+        "PATH",
+    ),
+    Option(
         "use_env_proxy",
         "--webhook-use-env-proxy",
         "WEBHOOK_USE_ENV_PROXY",
@@ -123,8 +150,16 @@ class Settings:
     strict: bool = False
     ca_bundle: str | None = None
     use_env_proxy: bool = False
+    report_json: str | None = None
+    report_md: str | None = None
+    report_html: str | None = None
     #: Where each setting that was given came from, e.g. ``{"secret": "environment variable WEBHOOK_SECRET"}``.
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def reports(self) -> dict[str, str]:
+        """The report files asked for, by kind (``report-json``, ``report-md``, ``report-html``)."""
+        chosen = {"report-json": self.report_json, "report-md": self.report_md, "report-html": self.report_html}
+        return {kind: path for kind, path in chosen.items() if path}
 
     def as_flags(self) -> str:
         """The settings as command-line flags a user can paste back, with the secret masked."""
@@ -141,6 +176,7 @@ class Settings:
             flags.append(f"--webhook-ca-bundle={self.ca_bundle}")
         if self.use_env_proxy:
             flags.append("--webhook-use-env-proxy")
+        flags += [f"--webhook-{kind}={path}" for kind, path in self.reports().items()]
         return " ".join(flags)
 
 
@@ -263,6 +299,15 @@ def _parse_path(value: str | bool, source: str) -> str:
     return str(path)
 
 
+def _parse_output(value: str | bool, source: str) -> str:
+    path = Path(str(value)).expanduser()
+    if path.is_dir():
+        raise SettingError(f"{source}: {str(path)!r} is a directory, not a file to write")
+    if not path.parent.is_dir():
+        raise SettingError(f"{source}: cannot write {str(path)!r}: the directory {str(path.parent)!r} does not exist")
+    return str(path)
+
+
 def _parse_seconds(value: str | bool, source: str) -> float:
     try:
         seconds = float(value)
@@ -294,6 +339,7 @@ _PARSERS = {
     "secret": _parse_secret,
     "secret-file": _parse_secret_file,
     "path": _parse_path,
+    "output": _parse_output,
     "seconds": _parse_seconds,
     "flag": _parse_flag,
 }

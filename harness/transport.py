@@ -76,6 +76,8 @@ class Request:
     content_type: str | None = "application/json"
     #: None sends no ``X-Webhook-Secret`` header at all.
     secret: Secret | None = None
+    #: A bash expression rebuilding the header value from $WEBHOOK_SECRET, for reproductions.
+    secret_shell: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
 
 

@@ -45,23 +45,29 @@ def assert_nowhere(texts: dict[str, str]) -> None:
             assert needle not in text, f"a secret-derived value appears in {name}"
 
 
+REPORTS = ("--webhook-report-json=r.json", "--webhook-report-md=r.md", "--webhook-report-html=r.html")
+
+
 @pytest.mark.parametrize("handler", [echoes_secret, accepts_prefix, redirects], ids=lambda h: h.__name__)
 def test_failing_run_leaks_nothing(
-    handler: Handler, serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester
+    handler: Handler, serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "github_step_summary.md"))
     run = run_suite(
         "--target-url",
         serve(handler),
         *VERBOSE,
         "--junitxml=report.xml",
         "--log-file=run.log",
+        *REPORTS,
         "-p",
         "cacheprovider",
         secret=SECRET,
     )
     assert run.ret == 1
     texts = artefact_texts(pytester.path)
-    assert {"report.xml", "run.log"} <= {Path(name).name for name in texts}
+    written = {Path(name).name for name in texts}
+    assert {"report.xml", "run.log", "r.json", "r.md", "r.html", "github_step_summary.md"} <= written
     assert any(".pytest_cache" in name for name in texts)
     assert_nowhere({"stdout": run.result.stdout.str(), "stderr": run.result.stderr.str(), **texts})
 

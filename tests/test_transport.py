@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from harness import transport
-from harness.deliveries import delivery, encode
+from harness.deliveries import HeaderValue, delivery, encode, right_secret
 from harness.secret import Secret
 
 SECRET = Secret("transport-secret-0123456789")
@@ -100,7 +100,7 @@ def test_body_is_requests_json_encoding_with_event_first() -> None:
 
 def test_delivery_bytes_and_header_order_match_the_sender(raw_server: StartServer) -> None:
     server = raw_server(answer())
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), OPTIONS)
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
     assert exchange.response is not None
     assert exchange.response.status == 200
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
@@ -123,8 +123,8 @@ def test_delivery_bytes_and_header_order_match_the_sender(raw_server: StartServe
 
 def test_empty_secret_is_sent_as_an_empty_header_and_none_omits_it(raw_server: StartServer) -> None:
     server = raw_server(answer())
-    transport.send(delivery(server.url, "Webhook Validate", Secret("")), OPTIONS)
-    transport.send(delivery(server.url, "Webhook Validate", None), OPTIONS)
+    transport.send(delivery(server.url, "Webhook Validate", right_secret(Secret(""))), OPTIONS)
+    transport.send(delivery(server.url, "Webhook Validate", HeaderValue(None, "no header", None)), OPTIONS)
     assert b"\r\nX-Webhook-Secret: \r\n" in server.requests[0]
     assert b"X-Webhook-Secret" not in server.requests[1]
 
@@ -136,7 +136,7 @@ def test_empty_secret_is_sent_as_an_empty_header_and_none_omits_it(raw_server: S
 def test_redirect_is_reported_not_followed(raw_server: StartServer, status: str) -> None:
     elsewhere = raw_server(answer())
     server = raw_server(answer(status, b"", f"Location: {elsewhere.url}\r\n"))
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), OPTIONS)
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
     assert exchange.response is not None
     assert exchange.response.status == int(status[:3])
     assert exchange.response.header("Location") == elsewhere.url
@@ -148,7 +148,8 @@ def test_large_response_is_read_only_up_to_the_cap(raw_server: StartServer) -> N
     big = b"x" * (1024 * 1024)
     server = raw_server(answer(body=big))
     exchange = transport.send(
-        delivery(server.url, "Webhook Validate", SECRET), transport.Options(timeout=1.0, max_response_bytes=1000)
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)),
+        transport.Options(timeout=1.0, max_response_bytes=1000),
     )
     assert exchange.response is not None
     assert len(exchange.response.body) == 1000
@@ -159,7 +160,8 @@ def test_gzip_bomb_decodes_only_up_to_the_cap(raw_server: StartServer) -> None:
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))
     server = raw_server(answer(body=bomb, headers="Content-Encoding: gzip\r\n"))
     exchange = transport.send(
-        delivery(server.url, "Webhook Validate", SECRET), transport.Options(timeout=1.0, max_response_bytes=4096)
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)),
+        transport.Options(timeout=1.0, max_response_bytes=4096),
     )
     assert exchange.response is not None
     assert len(exchange.response.body) == 4096
@@ -167,7 +169,7 @@ def test_gzip_bomb_decodes_only_up_to_the_cap(raw_server: StartServer) -> None:
 
 def test_gzip_body_is_decoded(raw_server: StartServer) -> None:
     server = raw_server(answer(body=gzip.compress(b"OK"), headers="Content-Encoding: gzip\r\n"))
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), OPTIONS)
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
     assert exchange.response is not None
     assert exchange.response.body == b"OK"
 
@@ -194,7 +196,9 @@ def test_deadline_bounds_a_dripping_response(raw_server: StartServer, head_first
     # Each byte arrives within the 0.3 s read timeout; without a deadline this would take 10 s.
     server = raw_server(drip(0.1, 100, head_first))
     started = time.monotonic()
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), transport.Options(timeout=0.3))
+    exchange = transport.send(
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)), transport.Options(timeout=0.3)
+    )
     elapsed = time.monotonic() - started
     assert elapsed < 3.0
     if head_first:
@@ -207,7 +211,9 @@ def test_deadline_bounds_a_dripping_response(raw_server: StartServer, head_first
 
 def test_silent_server_is_a_read_timeout(raw_server: StartServer) -> None:
     server = raw_server(lambda request, conn: time.sleep(1.0))
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), transport.Options(timeout=0.2))
+    exchange = transport.send(
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)), transport.Options(timeout=0.2)
+    )
     assert exchange.error is not None
     assert exchange.error.kind == "read-timeout"
 
@@ -215,7 +221,9 @@ def test_silent_server_is_a_read_timeout(raw_server: StartServer) -> None:
 def test_refused_connection_is_a_connect_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as sock:
         port = sock.getsockname()[1]
-    exchange = transport.send(delivery(f"http://127.0.0.1:{port}/webhook", "Webhook Validate", SECRET), OPTIONS)
+    exchange = transport.send(
+        delivery(f"http://127.0.0.1:{port}/webhook", "Webhook Validate", right_secret(SECRET)), OPTIONS
+    )
     assert exchange.response is None
     assert exchange.error is not None
     assert exchange.error.kind == "connect"
@@ -226,11 +234,12 @@ def test_environment_proxy_is_ignored_unless_asked(raw_server: StartServer, monk
     server = raw_server(answer())
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")  # a proxy that does not exist
     monkeypatch.setenv("NO_PROXY", "")
-    exchange = transport.send(delivery(server.url, "Webhook Validate", SECRET), OPTIONS)
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
     assert exchange.response is not None
     assert exchange.response.status == 200
     proxied = transport.send(
-        delivery(server.url, "Webhook Validate", SECRET), transport.Options(timeout=1.0, use_env_proxy=True)
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)),
+        transport.Options(timeout=1.0, use_env_proxy=True),
     )
     assert proxied.response is None
 
@@ -238,12 +247,14 @@ def test_environment_proxy_is_ignored_unless_asked(raw_server: StartServer, monk
 def test_error_text_never_quotes_the_header_value() -> None:
     # requests refuses a header value with a leading space, quoting it in its error.
     bad = Secret(" " + SECRET.reveal())
-    exchange = transport.send(delivery("http://127.0.0.1:9/webhook", "Webhook Validate", bad), OPTIONS)
+    exchange = transport.send(
+        delivery("http://127.0.0.1:9/webhook", "Webhook Validate", HeaderValue(bad, "a bad value", None)), OPTIONS
+    )
     assert exchange.error is not None
     assert SECRET.reveal() not in json.dumps(exchange.error.__dict__)
 
 
 def test_request_repr_masks_the_secret() -> None:
-    request = delivery("http://127.0.0.1:9/webhook", "Webhook Validate", SECRET)
+    request = delivery("http://127.0.0.1:9/webhook", "Webhook Validate", right_secret(SECRET))
     assert SECRET.reveal() not in repr(request)
     assert "[Filtered]" in repr(request)

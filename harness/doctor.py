@@ -1,0 +1,121 @@
+"""The doctor: why an exchange failed, in words a receiver's author can act on.
+
+Causes are data: a table of statuses and a table of transport errors, each with the fix the
+Cloud's users actually need. :func:`hint` reads an exchange; :func:`setup_hint` reads a failed
+connection attempt.
+"""
+
+from __future__ import annotations
+
+from harness.transport import Exchange, TransportError
+
+__all__ = ["hint", "setup_hint"]
+
+#: (lowest status, highest status, hint for a request that carried the right secret)
+STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
+    (
+        300,
+        399,
+        "Answer at the URL itself. The Cloud turns a 301/302 into a GET without a body, so the event is lost, and "
+        "sends its secret on to the new location; the harness never follows redirects.",
+    ),
+    (
+        400,
+        400,
+        'The receiver rejected the Cloud\'s payload: accept the envelope {"event", "data"}, unknown keys, nulls '
+        "and 0/1 integers (see schemas/).",
+    ),
+    (
+        401,
+        401,
+        "The receiver rejected the right secret: it is configured with another secret than the one given here "
+        "(WEBHOOK_SECRET), or it does not read the X-Webhook-Secret header.",
+    ),
+    (
+        403,
+        403,
+        "403 with the right secret: the receiver's secret differs from the one given here, or a framework's CSRF "
+        "protection rejects the POST (exempt the webhook route, e.g. Django's @csrf_exempt).",
+    ),
+    (
+        404,
+        404,
+        "Nothing answers at this path: check the URL's path, and any trailing slash, against the receiver's route.",
+    ),
+    (405, 405, "The route exists but does not accept POST: allow POST on it (Flask: methods=['POST'])."),
+    (
+        415,
+        415,
+        "The receiver refuses Content-Type: application/json, which is what the Cloud sends: parse JSON bodies.",
+    ),
+    (
+        500,
+        599,
+        "The receiver failed while handling the request: see its logs, and the response above. Catch errors and "
+        "acknowledge the delivery; a 5xx counts toward the Cloud disabling the webhook.",
+    ),
+)
+
+TRANSPORT_HINTS: dict[str, str] = {
+    "read-timeout": "The Cloud gives up after 5 s: answer first, then do the work (a queue, a background job).",
+    "deadline": "The answer did not complete in time: the Cloud gives up after 5 s between two bytes of the answer.",
+    "connect": "The receiver stopped accepting connections: did it crash, or restart, during the run?",
+    "connect-timeout": "Nothing answered: a firewall may be dropping connections, or the host is down.",
+    "dns": "The host name does not resolve: check the URL for typos.",
+    "protocol": "The answer is not valid HTTP/1.1, or the connection was closed before a complete answer.",
+}
+
+SETUP_HINTS: dict[str, str] = {
+    "connect": "Is the receiver running and listening on that host and port? Is the URL right?",
+    "dns": TRANSPORT_HINTS["dns"],
+    "connect-timeout": TRANSPORT_HINTS["connect-timeout"],
+}
+
+# (any of these words in the TLS error, hint). The Cloud verifies certificates against the public CAs,
+# so each of these stops its deliveries too.
+TLS_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("expired",), "The certificate has expired: renew it. The Cloud rejects expired certificates too."),
+    (
+        ("self-signed", "self signed"),
+        "The certificate is self-signed: the Cloud accepts only certificates from a public CA (Let's Encrypt "
+        "works). To test a private setup here, pass --webhook-ca-bundle.",
+    ),
+    (("hostname mismatch",), "The certificate is issued for another host name: it must cover the host in the URL."),
+    (
+        ("local issuer",),
+        "The certificate's issuer is unknown: serve the full chain, intermediate certificates included; for a "
+        "private CA, pass --webhook-ca-bundle.",
+    ),
+)
+TLS_DEFAULT = (
+    "The Cloud verifies certificates too, so it could not deliver either. Check that the certificate is valid, "
+    "unexpired and issued for this host name; for a private CA, pass --webhook-ca-bundle."
+)
+
+
+def hint(exchange: Exchange) -> str | None:
+    """What to do about an exchange that should have been a 2xx."""
+    response = exchange.response
+    if response is None:
+        assert exchange.error is not None
+        if exchange.error.kind == "tls":
+            return _tls_hint(exchange.error)
+        return TRANSPORT_HINTS.get(exchange.error.kind)
+    if response.status == 401 and exchange.request.secret is not None and not exchange.request.secret:
+        return "The receiver wants a secret, but none is configured here: set WEBHOOK_SECRET to the webhook's secret."
+    for low, high, text in STATUS_HINTS:
+        if low <= response.status <= high:
+            return text
+    return None
+
+
+def setup_hint(error: TransportError) -> str:
+    """What to do when no connection can be made at all."""
+    if error.kind == "tls":
+        return _tls_hint(error)
+    return SETUP_HINTS.get(error.kind, "")
+
+
+def _tls_hint(error: TransportError) -> str:
+    detail = error.detail.lower()
+    return next((text for words, text in TLS_HINTS if any(w in detail for w in words)), TLS_DEFAULT)

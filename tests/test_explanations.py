@@ -1,0 +1,164 @@
+"""Failure explanations: one template, a doctor's hint per cause, and a curl reproduction that works."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug import Request, Response
+
+from conftest import SuiteRun
+from gallery import GALLERY, SECRET, Broken, Handler, accepts_prefix, unauthorized
+from harness import doctor
+from harness.deliveries import SECRET_VARIANTS, SecretVariant
+from harness.secret import Secret
+from harness.transport import Exchange, TransportError
+from harness.transport import Request as HarnessRequest
+from harness.transport import Response as HarnessResponse
+
+RunSuite = Callable[..., SuiteRun]
+Serve = Callable[[Handler], str]
+
+
+def test_failure_prints_the_template(serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(accepts_prefix), "-k", "AUTH-1-prefix", secret=SECRET)
+    run.result.stdout.fnmatch_lines(
+        [
+            "AUTH-1 (MUST) With a secret configured, Webhook Validate with a missing or wrong X-Webhook-Secret*",
+            "Sent:     POST http://127.0.0.1:*/webhook: 'Webhook Validate' with the secret without its last character",
+            "Expected: 401 Unauthorized",
+            "Actual:   200 OK",
+            "Response: 'OK' (2 bytes, 'text/plain')",
+            "Headers:  Server: *",
+            "Time:     * ms",
+            "Hint:     The receiver accepted a wrong secret: *",
+            "Fix:      Check X-Webhook-Secret on every request*",
+            "Reproduce with:",
+            "  curl -sS -i \\",
+            "    http://127.0.0.1:*/webhook \\",
+            "    -H 'Content-Type: application/json' \\",
+            '    -H "X-Webhook-Secret: ${WEBHOOK_SECRET%?}" \\',
+            '    --data-binary \'{"event": "Webhook Validate", "data": {}}\'',
+        ]
+    )
+    assert "Traceback" not in run.output
+    assert "harness/" not in run.output  # no harness frames
+
+
+SECRETS_TO_REBUILD = [SECRET, "ends-with-a", "MiXeD-case-123_~.", "a1", "\u00e9t\u00e9-latin-1"]
+
+
+@pytest.mark.parametrize("variant", [v for v in SECRET_VARIANTS if v.shell], ids=lambda v: v.name)
+@pytest.mark.parametrize("secret", SECRETS_TO_REBUILD)
+def test_variant_shell_expression_rebuilds_the_sent_value(variant: SecretVariant, secret: str) -> None:
+    if variant.unusable(secret):
+        pytest.skip("variant unusable for this secret")
+    assert variant.shell is not None
+    shell = subprocess.run(
+        ["bash", "-c", f'printf %s "{variant.shell}"'],
+        env={"WEBHOOK_SECRET": secret, "LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    assert shell.stdout.decode("utf-8") == variant.make(secret)
+
+
+def reproductions(report: dict[str, Any]) -> list[tuple[str, int]]:
+    """(curl command, status the harness saw) for every failed check that got a response."""
+    return [
+        (r["exchange"]["curl"], r["exchange"]["status"])
+        for r in report["records"]
+        if r["outcome"] in ("failed", "should-failed") and r["exchange"] and r["exchange"]["status"]
+    ]
+
+
+@pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])
+def test_printed_reproduction_gets_the_same_status(
+    broken: Broken, serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester
+) -> None:
+    run = run_suite(
+        "--target-url", serve(broken.handler), "--webhook-report-json=r.json", *broken.args, secret=broken.secret
+    )
+    report = json.loads(Path(pytester.path / "r.json").read_text())
+    commands = reproductions(report)
+    if broken.name == "too_slow":  # its failures are timeouts: no status to compare
+        assert not commands
+        return
+    assert commands, "a failing receiver must leave reproductions"
+    for command, status in commands:
+        assert command in run.output
+        out = subprocess.run(
+            ["bash", "-c", command + " --max-time 10"],
+            env={"WEBHOOK_SECRET": broken.secret or "", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+        first_line = out.stdout.split(b"\r\n", 1)[0].decode("latin-1")
+        assert re.match(rf"HTTP/1\.[01] {status}\b", first_line), (command, first_line, out.stderr)
+
+
+RIGHT = Secret("s3cret-value")
+
+
+def exchange(status: int | None, *, error: str = "", secret: Secret | None = RIGHT) -> Exchange:
+    request = HarnessRequest(
+        "https://r.example.com/webhook", b"{}", "'Webhook Validate' with the right secret", secret=secret
+    )
+    if status is None:
+        return Exchange(request, None, TransportError(error, "detail"), 0.1)
+    return Exchange(request, HarnessResponse(status, "Reason", (), b""), None, 0.1)
+
+
+DOCTOR_CASES = [
+    (exchange(301), "turns a 301/302 into a GET without a body"),
+    (exchange(302), "sends its secret on to the new location"),
+    (exchange(400), "accept the envelope"),
+    (exchange(401), "configured with another secret"),
+    (exchange(401, secret=Secret("")), "none is configured here: set WEBHOOK_SECRET"),
+    (exchange(403), "CSRF"),
+    (exchange(404), "check the URL's path"),
+    (exchange(405), "does not accept POST"),
+    (exchange(415), "Content-Type: application/json"),
+    (exchange(500), "see its logs"),
+    (exchange(503), "counts toward the Cloud disabling the webhook"),
+    (exchange(None, error="read-timeout"), "The Cloud gives up after 5 s"),
+    (exchange(None, error="deadline"), "gives up after 5 s"),
+    (exchange(None, error="connect"), "did it crash"),
+    (exchange(None, error="protocol"), "not valid HTTP"),
+]
+
+
+@pytest.mark.parametrize(("failed", "words"), DOCTOR_CASES, ids=[w[:30] for _, w in DOCTOR_CASES])
+def test_doctor_names_the_cause(failed: Exchange, words: str) -> None:
+    assert words in (doctor.hint(failed) or "")
+
+
+TLS_CASES = [
+    ("certificate verify failed: certificate has expired", "has expired"),
+    ("certificate verify failed: self-signed certificate", "self-signed"),
+    ("certificate verify failed: self signed certificate in certificate chain", "self-signed"),
+    ("certificate verify failed: Hostname mismatch, certificate is not valid for 'x'", "another host name"),
+    ("certificate verify failed: unable to get local issuer certificate", "full chain"),
+    ("wrong version number", "The Cloud verifies certificates too"),
+]
+
+
+@pytest.mark.parametrize(("detail", "words"), TLS_CASES, ids=[w for _, w in TLS_CASES])
+def test_doctor_explains_tls_failures(detail: str, words: str) -> None:
+    assert words in doctor.setup_hint(TransportError("tls", detail))
+
+
+def test_handshake_404_gets_the_path_hint(serve: Serve, run_suite: RunSuite) -> None:
+    def wrong_path(request: Request, seen: list[str]) -> Response:
+        """Serves its route at another path."""
+        return Response("Not Found", 404) if request.headers.get("X-Webhook-Secret") == SECRET else unauthorized()
+
+    run = run_suite("--target-url", serve(wrong_path), "-k", "HS-1", secret=SECRET)
+    assert "Hint:     Nothing answers at this path" in run.output
