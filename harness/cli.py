@@ -1,0 +1,204 @@
+"""``webhook-conformance``: the suite for people who do not live in pytest, on the same core.
+
+check         run the shipped suite against a URL (or the embedded receiver) and print the verdict
+send          deliver one event exactly as the Cloud would and print the answer
+serve         run the reference receiver
+requirements  list the requirement catalogue
+
+Exit codes are the suite's (harness.exitcodes): 0 ready, 1 a requirement failed, 4 usage error,
+6 target unreachable. Results go to stdout, errors to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from harness import __version__, transport
+from harness.catalogue import Requirement, catalogue
+from harness.deliveries import delivery, right_secret
+from harness.doctor import hint, setup_hint
+from harness.events import KNOWN_EVENTS
+from harness.exitcodes import ExitCode
+from harness.explain import safe_text
+from harness.schemas import delivery_errors
+from harness.settings import SettingError, resolve
+
+__all__ = ["main", "requirements_markdown"]
+
+EXIT_CODES = """exit codes:
+  0  every MUST requirement holds (check), or the event got a 2xx (send)
+  1  a requirement failed (with --strict, a SHOULD one too), or the event did not get a 2xx
+  4  usage error: a bad option, environment variable or file
+  6  the target cannot be reached (connection refused, DNS, TLS)"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits with the suite's usage code (4), as pytest's does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="webhook-conformance",
+        description="Check a webhook receiver against the Cloud's real behaviour (the pytest suite's core).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser(
+        "check",
+        help="run the conformance suite and print the verdict",
+        usage="%(prog)s [URL] [options] [-- PYTEST-OPTIONS]",
+        epilog="Options after -- go to pytest, e.g. -- -k AUTH to run the secret checks only.",
+    )
+    check.add_argument("url", nargs="?", help="the receiver's URL; none: the embedded reference receiver")
+    check.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    _add_connection_options(check)
+    for kind in ("json", "md", "html"):
+        check.add_argument(f"--report-{kind}", metavar="PATH", help=f"write the {kind.upper()} report to PATH")
+
+    send = commands.add_parser("send", help="deliver one event as the Cloud would, and print the answer")
+    send.add_argument("event", help=f"the event name, e.g. {KNOWN_EVENTS[1]!r}")
+    send.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
+    send.add_argument("--data", metavar="FILE", help="a JSON file with the event's data (default: its sample)")
+    _add_connection_options(send)
+
+    serve = commands.add_parser("serve", help="run the reference receiver (secret: WEBHOOK_SECRET)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+
+    listing = commands.add_parser("requirements", help="list the requirement catalogue")
+    listing.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    return parser
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-file", metavar="PATH", help="file holding the secret (default: $WEBHOOK_SECRET)")
+    parser.add_argument("--timeout", metavar="SECONDS", help="connect and read timeout (default 5, at most 5)")
+    parser.add_argument("--ca-bundle", metavar="PATH", help="CA bundle for a receiver behind a private CA")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after -- belongs to pytest, split off before argparse could take "-k" for the URL.
+    extra = words[words.index("--") + 1 :] if "--" in words else []
+    words = words[: words.index("--")] if "--" in words else words
+    args = _parser().parse_args(words)
+    args.pytest_args = extra
+    if args.command == "check" and args.url is not None and not args.url.strip():
+        # Typically an unset variable in CI: checking the embedded receiver instead would pass silently.
+        _parser().error("the URL is empty (is the variable holding it set?); omit it to check the embedded receiver")
+    if extra and args.command != "check":
+        _parser().error(f"options after -- are for 'check' only, not {args.command!r}")
+    command = {"check": _check, "send": _send, "serve": _serve, "requirements": _requirements}[args.command]
+    return command(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    import pytest  # the suite runs in pytest; the other commands do not need it
+
+    options = ["--pyargs", "conformance_tests", "-p", "no:cacheprovider"]
+    if args.url:
+        options += ["--target-url", args.url]
+    flags = {
+        "--webhook-secret-file": args.secret_file,
+        "--webhook-timeout": args.timeout,
+        "--webhook-ca-bundle": args.ca_bundle,
+        "--webhook-report-json": args.report_json,
+        "--webhook-report-md": args.report_md,
+        "--webhook-report-html": args.report_html,
+    }
+    options += [f"{flag}={value}" for flag, value in flags.items() if value]
+    if args.strict:
+        options.append("--webhook-strict")
+    return int(pytest.main([*options, *args.pytest_args]))
+
+
+def _send(args: argparse.Namespace) -> int:
+    cli = {"target_url": args.to, "secret_file": args.secret_file, "timeout": args.timeout, "ca_bundle": args.ca_bundle}
+    try:
+        settings = resolve({}, os.environ, cli)
+        data = _read_data(args.data, args.event) if args.data else None
+    except (SettingError, ValueError) as exc:
+        print(f"webhook-conformance send: {exc}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    assert settings.target_url is not None
+    options = transport.Options(timeout=settings.timeout, verify=settings.ca_bundle or True)
+    request = delivery(settings.target_url, args.event, right_secret(settings.secret), data=data)
+    exchange = transport.send(request, options)
+    secrets = [settings.secret] if settings.secret else []
+    print(f"Sent {request.description} to {settings.target_url}")
+    if exchange.response is None:
+        assert exchange.error is not None
+        print(f"No response: {exchange.error.kind}: {exchange.error.detail}")
+        print(f"Hint: {setup_hint(exchange.error) or hint(exchange)}")
+        return ExitCode.TARGET_UNREACHABLE if exchange.error.kind in ("connect", "dns", "tls") else 1
+    response = exchange.response
+    print(f"HTTP {response.status} {response.reason} ({exchange.elapsed * 1000:.0f} ms)")
+    for name, value in response.headers:
+        print(f"{name}: {safe_text(value.encode('latin-1', 'replace'), secrets, 200)}")
+    print()
+    print(safe_text(response.body, secrets, 2000))
+    if 200 <= response.status < 300:
+        return ExitCode.OK
+    advice = hint(exchange)
+    if advice:
+        print(f"\nHint: {advice}")
+    return ExitCode.REQUIREMENT_FAILED
+
+
+def _read_data(path: str, event: str) -> dict[str, object]:
+    """The event's data from a JSON file, checked against the event's schema like the Cloud's would be."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path!r} must hold a JSON object: the event's data")
+    errors = delivery_errors({"event": event, "data": data})
+    if errors:
+        raise ValueError(f"{path!r} does not match the schema of {event!r}:\n  " + "\n  ".join(errors))
+    return data
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from reference_receiver.__main__ import main as serve_main
+
+    return serve_main(["--port", str(args.port), "--host", args.host])
+
+
+def _requirements(args: argparse.Namespace) -> int:
+    entries = list(catalogue().values())
+    if args.format == "json":
+        print(json.dumps([vars(r) for r in entries], indent=2))
+    elif args.format == "markdown":
+        print(requirements_markdown(entries), end="")
+    else:
+        width = max(len(r.id) for r in entries)
+        for r in entries:
+            print(f"{r.id:<{width}}  {r.level:<6}  {r.statement}")
+    return ExitCode.OK
+
+
+def requirements_markdown(entries: Sequence[Requirement]) -> str:
+    """The requirement table of the README, generated from the catalogue."""
+    rows = ["| Id | Level | Requirement |", "|---|---|---|"]
+    rows += [f"| {r.id} | {r.level} | {r.statement} |" for r in entries]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

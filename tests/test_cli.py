@@ -1,0 +1,185 @@
+"""``webhook-conformance``: every command, its exit codes, results on stdout and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gallery import SECRET, Handler, answers_403, compares_case_insensitively, correct
+from harness.catalogue import catalogue
+from harness.cli import main, requirements_markdown
+from harness.exitcodes import ExitCode
+
+Serve = Callable[[Handler], str]
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def cli(*args: str, secret: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: a separate process (``python -m harness``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
+    if secret is not None:
+        env["WEBHOOK_SECRET"] = secret
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_webhook_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("WEBHOOK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["check"], ["send"], ["serve"], ["requirements"]], ids=lambda c: c[0] if c else "top"
+)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: webhook-conformance" in capsys.readouterr().out
+
+
+def test_usage_error_exits_4_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "--no-such-option"])
+    assert exit_info.value.code == ExitCode.USAGE_ERROR
+    captured = capsys.readouterr()
+    assert "unrecognized arguments: --no-such-option" in captured.err
+    assert captured.out == ""
+
+
+def test_requirements_markdown_is_the_readme_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["requirements", "--format", "markdown"]) == ExitCode.OK
+    table = capsys.readouterr().out
+    assert table == requirements_markdown(list(catalogue().values()))
+    assert table in README
+
+
+def test_requirements_json_is_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["requirements", "--format", "json"]) == ExitCode.OK
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in listed] == list(catalogue())
+
+
+def test_send_prints_the_answer(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    assert main(["send", "Site Plan Change", "--to", serve(correct)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "Sent 'Site Plan Change' with the right secret to http://127.0.0.1:" in out
+    assert "HTTP 200 OK" in out
+    assert SECRET not in out
+
+
+def test_send_rejected_exits_1_with_a_hint(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The receiver knows another secret than the one given here.
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("not-the-receivers-secret\n")
+    assert main(["send", "Webhook Validate", "--to", serve(answers_403), "--secret-file", str(secret_file)]) == 1
+    out = capsys.readouterr().out
+    assert "HTTP 403" in out
+    assert "Hint: 403 with the right secret" in out
+
+
+def test_send_checks_a_data_file_against_the_schema(
+    serve: Serve, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"doctype": "Site", "name": "x.example.com", "status": "Exploded"}))
+    code = main(["send", "Site Status Update", "--to", serve(correct), "--data", str(data)])
+    assert code == ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert "does not match the schema of 'Site Status Update'" in err
+    assert "data/status" in err
+
+
+def test_send_to_nothing_exits_6(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "Webhook Validate", "--to", f"http://127.0.0.1:{free_port()}/webhook"]) == 6
+    assert "Is the receiver running" in capsys.readouterr().out
+
+
+def test_check_embedded_receiver_is_ready(tmp_path: Path) -> None:
+    result = cli("check", "--report-json", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1].startswith("READY for activation")
+    assert json.loads((tmp_path / "r.json").read_text())["verdict"]["ready"] is True
+
+
+def test_check_broken_receiver_exits_1_naming_the_requirements(serve: Serve, tmp_path: Path) -> None:
+    result = cli("check", serve(compares_case_insensitively), "--strict", secret=SECRET, cwd=tmp_path)
+    assert result.returncode == ExitCode.REQUIREMENT_FAILED
+    assert "NOT READY for activation: AUTH-1, AUTH-2 failed" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_check_passes_pytest_options_after_a_double_dash(tmp_path: Path) -> None:
+    result = cli("check", "--", "-k", "HS-1", cwd=tmp_path)
+    assert "PARTIAL RUN" in result.stdout
+
+
+def test_check_unreachable_exits_6(tmp_path: Path) -> None:
+    result = cli("check", f"http://127.0.0.1:{free_port()}/webhook", cwd=tmp_path)
+    assert result.returncode == ExitCode.TARGET_UNREACHABLE
+    assert "NO VERDICT" in result.stdout
+
+
+def test_serve_runs_the_reference_receiver(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET}
+    with subprocess.Popen(
+        [sys.executable, "-m", "harness", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    process.poll()
+                    assert process.returncode is None
+                    import time
+
+                    time.sleep(0.05)
+            assert main(["send", "Webhook Validate", "--to", f"http://127.0.0.1:{port}/webhook"]) == 1  # no secret: 401
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_check_refuses_an_empty_url(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", ""])
+    assert exit_info.value.code == ExitCode.USAGE_ERROR
+    assert "the URL is empty" in capsys.readouterr().err
+
+
+def test_github_actions_recipe_uses_real_options() -> None:
+    workflow = (Path(__file__).resolve().parent.parent / "examples" / "github-actions.yml").read_text()
+    command = workflow.split("run: >\n", 1)[1].split("\n      - name")[0].split()
+    assert command[:2] == ["webhook-conformance", "check"]
+    args = [word.replace('"$WEBHOOK_TARGET_URL"', "https://r.example.com/webhook") for word in command[2:]]
+    from harness.cli import _parser
+
+    parsed = _parser().parse_args(["check", *args])
+    assert parsed.url == "https://r.example.com/webhook"
+    assert parsed.report_json == "webhook-report.json"
