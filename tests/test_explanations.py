@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,13 @@ def reproductions(report: dict[str, Any]) -> list[tuple[str, int]]:
         for r in report["records"]
         if r["outcome"] in ("failed", "should-failed") and r["exchange"] and r["exchange"]["status"]
     ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def curl_and_bash() -> None:
+    missing = [tool for tool in ("curl", "bash") if shutil.which(tool) is None]
+    if missing:  # a failure, not a skip: these tests are what proves the reproductions work
+        pytest.fail(f"these tests run the printed reproductions and need {' and '.join(missing)}: install it")
 
 
 @pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])

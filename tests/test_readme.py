@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import SuiteRun
+from gallery import SECRET, Handler, compares_case_insensitively
 from harness.catalogue import Requirement, catalogue
 from harness.settings import OPTIONS, Option
 
@@ -38,3 +42,31 @@ def test_option_table_row(option: Option) -> None:
 @pytest.mark.parametrize("requirement", catalogue().values(), ids=lambda r: r.id)
 def test_requirement_table_row(requirement: Requirement) -> None:
     assert f"| {requirement.id} | {requirement.level} | {requirement.statement} |" in README
+
+
+def block_after(marker: str, fence: str) -> list[str]:
+    """The lines of the first fenced block after ``marker``."""
+    rest = README[README.index(marker) :]
+    start = rest.index(f"```{fence}\n") + len(fence) + 4
+    return rest[start : rest.index("\n```", start)].splitlines()
+
+
+def as_pattern(line: str) -> str:
+    # What varies between runs: the port, timings, the server's version, the run's counts and times.
+    line = line.replace("[", "[[]").replace("18084", "*")
+    for variable in ("2 ms", "'Werkzeug/3.1.9 Python/3.11.7'", "0.32s"):
+        line = line.replace(variable, "*")
+    return line
+
+
+def test_failure_excerpt_is_the_tools_output(
+    serve: Callable[[Handler], str], run_suite: Callable[..., SuiteRun], pytester: pytest.Pytester
+) -> None:
+    run = run_suite("--target-url", serve(compares_case_insensitively), "--webhook-report-md=summary.md", secret=SECRET)
+    excerpt = block_after("A failure names its requirement", "text")
+    cut = excerpt.index("...")
+    run.result.stdout.fnmatch_lines([as_pattern(line) for line in excerpt[:cut]])
+    run.result.stdout.fnmatch_lines([as_pattern(line) for line in excerpt[cut + 1 :]])
+    summary = (pytester.path / "summary.md").read_text()
+    for line in block_after("An excerpt of the Markdown summary", "markdown"):
+        assert fnmatch.fnmatch(summary, f"*{as_pattern(line)}*"), line
