@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -12,18 +11,13 @@ from jsonschema import Draft202012Validator
 from werkzeug import Request, Response
 
 import harness
-from conftest import SuiteRun
+from conftest import SuiteRun, free_port
 from gallery import SECRET, Handler, answers_json, correct, ok, unauthorized
 from harness import catalogue, checks, client, deliveries, events, explain, schemas, secret, settings, transport
 from harness.exitcodes import ExitCode
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]
-
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
 
 
 def test_help_documents_every_option_with_its_environment_variable(pytester: pytest.Pytester) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import html5lib
 import pytest
 from jsonschema import Draft202012Validator
 
-from conftest import SuiteRun
+from conftest import SuiteRun, free_port
 from gallery import SECRET, Handler, answers_json, compares_case_insensitively, correct
 from harness import schemas
 from harness.catalogue import catalogue
@@ -35,11 +34,6 @@ def load_reports(root: Path) -> tuple[dict[str, Any], str, str]:
 def assert_valid_json_report(report: dict[str, Any]) -> None:
     validator = Draft202012Validator(schemas.load("report"), format_checker=Draft202012Validator.FORMAT_CHECKER)
     validator.validate(report)
-
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
 
 
 def test_ready_run_writes_three_valid_reports(serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester) -> None:
