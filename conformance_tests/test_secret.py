@@ -12,13 +12,7 @@ from harness.transport import Exchange
 
 def _deliver_variant(client: Client, target: Target, event: str, variant: SecretVariant) -> Exchange:
     """Send ``event`` with a wrong value derived from the target's secret."""
-    secret = target.secret.reveal()
-    if not secret:
-        raise checks.NotApplicable(
-            "no secret is configured: set WEBHOOK_SECRET (or --webhook-secret-file) to the webhook's secret "
-            "to check that wrong ones get 401"
-        )
-    reason = variant.unusable(secret)
+    reason = variant.unusable(target.secret)
     if reason:
         raise checks.NotApplicable(reason)
     return client.deliver(event, variant.header(target.secret))

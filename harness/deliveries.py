@@ -20,7 +20,7 @@ __all__ = [
     "encode",
     "probes",
     "right_secret",
-    "variant",
+    "usable_variants",
     "variant_values",
 ]
 
@@ -75,12 +75,30 @@ class SecretVariant:
     make: Callable[[str], str | None]
     #: The same value as a bash expression over $WEBHOOK_SECRET (None: no header).
     shell: str | None
-    #: Why the variant cannot be built from a given secret, or None when it can.
-    unusable: Callable[[str], str | None] = lambda secret: None
+    #: Why the variant cannot be built from a given (non-empty) secret, or None when it can.
+    unusable_for: Callable[[str], str | None] = lambda secret: None
+
+    def unusable(self, secret: Secret) -> str | None:
+        """Why this wrong value cannot be derived from ``secret``; None when it can."""
+        if not secret:
+            return (
+                "no secret is configured: set WEBHOOK_SECRET (or --webhook-secret-file) to the webhook's secret "
+                "to check that wrong ones get 401"
+            )
+        return self.unusable_for(secret.reveal())
 
     def header(self, secret: Secret) -> HeaderValue:
+        """The wrong value for ``secret``; only for a secret it is usable with."""
+        reason = self.unusable(secret)
+        if reason is not None:
+            raise ValueError(reason)
         made = self.make(secret.reveal())
         return HeaderValue(None if made is None else Secret(made), self.description, self.shell)
+
+
+def usable_variants(secret: Secret) -> list[SecretVariant]:
+    """The wrong-secret variants that can be derived from ``secret`` (none without a secret)."""
+    return [v for v in SECRET_VARIANTS if v.unusable(secret) is None]
 
 
 _ASCII_SWAP = str.maketrans(
@@ -113,7 +131,7 @@ SECRET_VARIANTS: tuple[SecretVariant, ...] = (
         "the secret without its last character",
         lambda s: s[:-1],
         "${WEBHOOK_SECRET%?}",
-        unusable=lambda s: "a one-character secret has no non-empty prefix" if len(s) < 2 else None,
+        unusable_for=lambda s: "a one-character secret has no non-empty prefix" if len(s) < 2 else None,
     ),
     SecretVariant("appended", "the secret with a character appended", lambda s: s + "x", "${WEBHOOK_SECRET}x"),
     SecretVariant(
@@ -121,7 +139,7 @@ SECRET_VARIANTS: tuple[SecretVariant, ...] = (
         "the secret with the case of its letters swapped",
         _swap_ascii_case,
         '$(printf %s "$WEBHOOK_SECRET" | tr a-zA-Z A-Za-z)',
-        unusable=lambda s: (
+        unusable_for=lambda s: (
             "the secret has no ASCII letters, so its case cannot change" if _swap_ascii_case(s) == s else None
         ),
     ),
@@ -129,19 +147,10 @@ SECRET_VARIANTS: tuple[SecretVariant, ...] = (
 )
 
 
-def variant(name: str) -> SecretVariant:
-    return next(v for v in SECRET_VARIANTS if v.name == name)
-
-
 def variant_values(secret: Secret) -> list[Secret]:
     """Every wrong value derived from ``secret``: text that must be masked like the secret itself."""
-    values = []
-    for v in SECRET_VARIANTS:
-        if v.unusable(secret.reveal()) is None:
-            made = v.make(secret.reveal())
-            if made and len(made) >= 4:
-                values.append(Secret(made))
-    return values
+    values = [v.header(secret).secret for v in usable_variants(secret)]
+    return [value for value in values if value is not None and len(value) >= 4]
 
 
 def probes(url: str, secret: Secret) -> list[Request]:
@@ -152,9 +161,7 @@ def probes(url: str, secret: Secret) -> list[Request]:
     """
     right = right_secret(secret)
     requests = [delivery(url, event, right) for event in KNOWN_EVENTS]
-    requests += [
-        delivery(url, VALIDATE, v.header(secret)) for v in SECRET_VARIANTS if v.unusable(secret.reveal()) is None
-    ]
+    requests += [delivery(url, VALIDATE, v.header(secret)) for v in usable_variants(secret)]
     bodies = [
         (b'{"event": "Site Status Update", "data": ', "truncated JSON"),
         (b"[]", "a top-level JSON array"),

@@ -22,7 +22,7 @@ from harness.client import Client, Target
 from harness.dashboard_url import dashboard_rejections
 from harness.exitcodes import ExitCode
 from harness.explain import render_failure
-from harness.report import CheckRecord, RunReport, now, record_exchange, verdict, write_reports
+from harness.report import CheckRecord, Outcome, RunReport, now, record_exchange, verdict, write_reports
 from harness.run import Run
 from harness.secret import Secret, redact
 from harness.settings import OPTIONS, SettingError, Settings, resolve
@@ -34,6 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "requirement"
 # The exchange a check judged, kept for its record in the reports.
 _EXCHANGE = pytest.StashKey[Exchange]()
+# Set when a check reached its verdict, so that any other failure is known to be the harness's.
+_JUDGED = pytest.StashKey[bool]()
 
 
 def requirement(requirement_id: str, cases: Sequence[tuple[str, object]] | None = None) -> Callable[[F], F]:
@@ -69,24 +71,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             **shape,
         )
         if option.ini:
-            if is_flag:
-                parser.addini(option.ini, option.help, type="bool", default=None)
-            else:
-                parser.addini(option.ini, option.help, type="string", default=None)
+            # Strings, flags too: our parser reads them, so a bad value names the ini setting.
+            parser.addini(option.ini, option.help, type="string", default=None)
 
 
-def _settings(config: pytest.Config) -> Settings:
+def _resolve(config: pytest.Config) -> Settings:
     cli = {o.name: config.getoption(f"webhook_{o.name}") for o in OPTIONS}
     ini = {o.name: config.getini(o.ini) for o in OPTIONS if o.ini}
-    try:
-        return resolve(ini, os.environ, cli)
-    except SettingError as exc:
-        raise pytest.UsageError(f"webhook conformance: {exc}") from None
+    return resolve(ini, os.environ, cli)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(id): the test checks this requirement of the catalogue")
-    config.pluginmanager.register(ConformanceSession(config, _settings(config)), "webhook-conformance-session")
+    config.pluginmanager.register(ConformanceSession(config), "webhook-conformance-session")
 
 
 # --- the session -------------------------------------------------------------------------------
@@ -95,9 +92,15 @@ def pytest_configure(config: pytest.Config) -> None:
 class ConformanceSession:
     """Per-session state and the hooks that need it."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.settings = settings
+        # Resolved now, but a bad value is reported only if conformance tests run: installing the kit
+        # must not break unrelated pytest runs in the same environment.
+        try:
+            self._settings: Settings | None = _resolve(config)
+            self._settings_error: str | None = None
+        except SettingError as exc:
+            self._settings, self._settings_error = None, f"webhook conformance: {exc}"
         self.run: Run | None = None
         self.report: RunReport | None = None
         #: Requirements whose checks were selected to run.
@@ -105,11 +108,18 @@ class ConformanceSession:
         self._original_record_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._redacting_record_factory)
 
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise pytest.UsageError(self._settings_error)
+        return self._settings
+
     # Every value to mask: the configured secret at once, the embedded receiver's once it exists.
     def secrets(self) -> list[Secret]:
         if self.run is not None:
             return self.run.secrets()
-        return [self.settings.secret] if self.settings.secret else []
+        configured = self._settings.secret if self._settings is not None else None
+        return [configured] if configured else []
 
     def _redacting_record_factory(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._original_record_factory(*args, **kwargs)
@@ -119,6 +129,11 @@ class ConformanceSession:
             masked = redact(message, secrets)
             if masked != message:
                 record.msg, record.args = masked, None
+            # Handlers format exceptions later, from exc_info, unless exc_text is already set: set it, masked.
+            if record.exc_info:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), secrets)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info, secrets)
         return record
 
     # --- collection and start ---
@@ -140,7 +155,11 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.config.option.collectonly or not any(_requirement_id(i) for i in session.items):
+        option = self.config.option
+        listing_only = (
+            option.collectonly or getattr(option, "showfixtures", False) or getattr(option, "setupplan", False)
+        )
+        if listing_only or not any(_requirement_id(i) for i in session.items):
             return
         self.run = Run(self.settings)
         self.report = RunReport(
@@ -197,6 +216,7 @@ class ConformanceSession:
         except CheckFailed as exc:
             if found is None:
                 raise
+            item.stash[_JUDGED] = True
             if exc.exchange is not None:
                 item.stash[_EXCHANGE] = exc.exchange
             # The template replaces the traceback: harness frames say nothing to a receiver's author.
@@ -221,13 +241,18 @@ class ConformanceSession:
             report.wasxfail = f"{found.id} ({found.level}) not met"
             report.webhook_should = True  # type: ignore[attr-defined]
         if report.when == "call" or not report.passed:
-            self._record(item, report, found, "should-failed" if should_finding else report.outcome)
+            outcome: Outcome = "should-failed" if should_finding else report.outcome
+            if report.failed and not item.stash.get(_JUDGED, False):
+                # Not a check's verdict but an exception in the harness or a fixture: a bug, not a finding.
+                outcome = "error"
+            report.webhook_outcome = outcome  # type: ignore[attr-defined]
+            self._record(item, report, found, outcome)
         return report
 
-    def _record(self, item: pytest.Item, report: pytest.TestReport, found: Requirement, outcome: str) -> None:
+    def _record(self, item: pytest.Item, report: pytest.TestReport, found: Requirement, outcome: Outcome) -> None:
         if self.report is None:
             return
-        message = str(report.longrepr) if outcome in ("failed", "should-failed") else ""
+        message = str(report.longrepr) if outcome in ("failed", "should-failed", "error") else ""
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         exchange = item.stash.get(_EXCHANGE, None)
@@ -237,7 +262,7 @@ class ConformanceSession:
                 requirement=found.id,
                 level=found.level,
                 statement=found.statement,
-                outcome=outcome,  # type: ignore[arg-type]
+                outcome=outcome,
                 duration_ms=round(report.duration * 1000, 1),
                 message=message,
                 fix=found.fix,
@@ -249,7 +274,11 @@ class ConformanceSession:
         secrets = self.secrets()
         if not secrets:
             return
-        if report.longrepr is not None:
+        if isinstance(report.longrepr, tuple):
+            # A skip: (path, line, reason). Reporters rely on the shape, so only the reason is masked.
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, redact(reason, secrets))
+        elif report.longrepr is not None:
             text = str(report.longrepr)
             masked = redact(text, secrets)
             if masked != text:
@@ -287,6 +316,8 @@ class ConformanceSession:
             report.verdict = verdict(report.records, catalogue(), self.selected, report.target, report.setup_error)
             if report.setup_error is not None:
                 session.exitstatus = ExitCode.TARGET_UNREACHABLE
+            elif any(r.outcome == "error" for r in report.records):
+                session.exitstatus = ExitCode.INTERNAL_ERROR
             written = write_reports(report, self.settings, os.environ)
         yield
         # After pytest's own summary line: the verdict is the last thing a CI log shows.

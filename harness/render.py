@@ -25,10 +25,16 @@ MARKDOWN_FAILURES = 20
 #: Per-message cap in the Markdown; GitHub refuses job summaries over 1 MiB.
 MARKDOWN_MESSAGE_CHARS = 4000
 
-_SHOWN: dict[Outcome, str] = {"failed": "FAIL", "should-failed": "SHOULD-FAIL", "passed": "pass", "skipped": "skipped"}
+_SHOWN: dict[Outcome, str] = {
+    "error": "ERROR",
+    "failed": "FAIL",
+    "should-failed": "SHOULD-FAIL",
+    "passed": "pass",
+    "skipped": "skipped",
+}
 _MARKER: dict[Status, str] = {"READY": "PASS", "NOT READY": "FAIL", "PARTIAL RUN": "PARTIAL", "NO VERDICT": "ERROR"}
 _CSS_STATUS: dict[Status, str] = {"READY": "ok", "NOT READY": "bad", "PARTIAL RUN": "warn", "NO VERDICT": "warn"}
-_WORST_FIRST: tuple[Outcome, ...] = ("failed", "should-failed", "passed", "skipped")
+_WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "passed", "skipped")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -64,7 +70,7 @@ def _status(report: RunReport) -> tuple[Status, str]:
 
 
 def _outcome_rank(outcome: Outcome) -> int:
-    return {"failed": 0, "should-failed": 1}.get(outcome, 2)
+    return {"error": 0, "failed": 0, "should-failed": 1}.get(outcome, 2)
 
 
 def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
@@ -86,7 +92,7 @@ def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
 
 def _failures(records: Iterable[CheckRecord]) -> list[CheckRecord]:
     """Failed checks, MUST failures before SHOULD findings, each group in run order."""
-    failed = [r for r in records if r.outcome in ("failed", "should-failed")]
+    failed = [r for r in records if r.outcome in ("error", "failed", "should-failed")]
     return sorted(failed, key=lambda r: _outcome_rank(r.outcome))
 
 
@@ -127,7 +133,7 @@ def _md_table(rows: Sequence[_Requirement]) -> list[str]:
         return ["No checks were recorded."]
     lines = ["| Requirement | Level | Outcome | Checks | Statement | Fix |", "|---|---|---|---|---|---|"]
     for row in rows:
-        failing = row.outcome in ("failed", "should-failed")
+        failing = row.outcome in ("error", "failed", "should-failed")
         cells = [row.id, row.level, _SHOWN[row.outcome], row.tally(), row.statement, row.fix if failing else ""]
         lines.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
     return lines
@@ -171,7 +177,7 @@ h1{font-size:1.6rem;margin:0}.verdict{border:3px solid;border-radius:6px;padding
 .verdict.warn{background:#fff4e0;border-color:#a35f00;color:#5c3600}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;white-space:nowrap}
-.o-failed{color:#b3261e;font-weight:bold}.o-should-failed{color:#8a4b00;font-weight:bold}.o-passed{color:#1e6b30}
+.o-failed,.o-error{color:#b3261e;font-weight:bold}.o-should-failed{color:#8a4b00;font-weight:bold}.o-passed{color:#1e6b30}
 .o-skipped{color:#555}.fix{margin:.3rem 0 0;color:#333}code,pre{font:13px/1.4 ui-monospace,monospace}
 pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}
 dt{font-weight:bold}dd{margin:0 0 .4rem 1rem}summary{cursor:pointer}.reason{color:#555;font-size:.9em}
@@ -211,7 +217,7 @@ def _html_requirements(rows: Sequence[_Requirement]) -> str:
     body = []
     for row in rows:
         counts = [row.counts[o] for o in ("passed", "failed", "should-failed", "skipped")]
-        failing = row.outcome in ("failed", "should-failed")
+        failing = row.outcome in ("error", "failed", "should-failed")
         fix = f'<p class="fix">Fix: {_h(row.fix)}</p>' if failing and row.fix else ""
         body.append(
             f"<tr><td>{_h(row.id)}</td><td>{_h(row.level)}</td>"
@@ -248,7 +254,7 @@ def _html_record(record: CheckRecord) -> str:
         f'<td>{_h(record.level)}</td><td class="o-{record.outcome}">{_SHOWN[record.outcome]}</td>'
         f'<td class="n">{record.duration_ms:.1f} ms</td></tr>'
     )
-    if record.outcome not in ("failed", "should-failed"):
+    if record.outcome not in ("error", "failed", "should-failed"):
         return row
     exchange = _html_exchange(record.exchange) if record.exchange is not None else "<p>No exchange recorded.</p>"
     details = (

@@ -31,7 +31,8 @@ __all__ = [
     "write_reports",
 ]
 
-Outcome = Literal["passed", "failed", "should-failed", "skipped"]
+#: "error" is a harness failure (a bug, or a broken fixture): no verdict on the receiver can be drawn from it.
+Outcome = Literal["passed", "failed", "should-failed", "skipped", "error"]
 Status = Literal["READY", "NOT READY", "PARTIAL RUN", "NO VERDICT"]
 REPORT_FORMAT = 1
 
@@ -140,6 +141,13 @@ def verdict(
     if setup_error is not None:
         line = f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
         return Verdict("NO VERDICT", False, [], [], line)
+    errors = len([r for r in records if r.outcome == "error"])
+    if errors:
+        line = (
+            f"NO VERDICT: the harness itself failed on {errors} check{'s' if errors != 1 else ''} (a bug in the "
+            f"harness, not a finding about the receiver: please report it). Target: {target}"
+        )
+        return Verdict("NO VERDICT", False, must_failed, should_failed, line)
     if must_failed:
         line = f"NOT READY for activation: {', '.join(must_failed)} failed{should_text}. Target: {target}"
         return Verdict("NOT READY", False, must_failed, should_failed, line)

@@ -7,15 +7,20 @@ through :func:`redact` (the plugin applies it to reports, captured output and lo
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 from collections.abc import Iterable
 
-__all__ = ["MASK", "MIN_JUDGED_LENGTH", "Secret", "redact"]
+__all__ = ["MASK", "MIN_JUDGED_LENGTH", "MIN_RUN", "Secret", "redact"]
 
 MASK = "[Filtered]"
 
 #: A response can contain a shorter secret by chance ("ok", "1234"), so leaks are judged only above this.
 MIN_JUDGED_LENGTH = 8
+#: A run of the secret this long, or half the secret if longer, identifies it: it is masked, and judged a leak.
+#: Case-sensitive on purpose: a human-chosen secret ("my-webhook-secret-2024") shares words with the
+#: harness's own text ("X-Webhook-Secret"), but not their case.
+MIN_RUN = 12
 
 
 class Secret:
@@ -50,6 +55,28 @@ class Secret:
         # Pickling would carry the value into caches and worker processes.
         raise TypeError("a Secret cannot be pickled")
 
+    def run_length(self) -> int:
+        """How long a run of the value must be to count as the secret."""
+        return max(MIN_RUN, (len(self._value) + 1) // 2)
+
+    def runs(self, text: str) -> list[tuple[int, int]]:
+        """Spans of ``text`` that are the whole value in any case, or a long enough run of it."""
+        value = self._value
+        if not value:
+            return []
+        spans = [m.span() for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
+        length = self.run_length()
+        if len(value) >= length:
+            windows = re.compile("|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)))
+            position = 0
+            while (found := windows.search(text, position)) is not None:
+                start, end = found.span()
+                while end < len(text) and text[start : end + 1] in value:  # as far as the run goes
+                    end += 1
+                spans.append((start, end))
+                position = end
+        return spans
+
     def forms(self) -> tuple[str, ...]:
         """Every spelling under which the value could appear in text: verbatim, URL-encoded, base64."""
         if not self._value:
@@ -68,8 +95,21 @@ class Secret:
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
-    """``text`` with every form of every non-empty secret replaced by the mask."""
+    """``text`` with every form of every non-empty secret, and every long run of one, replaced by the mask."""
     for secret in secrets:
         for form in secret.forms():
-            text = text.replace(form, MASK)
+            text = re.sub(re.escape(form), MASK, text, flags=re.IGNORECASE)
+        text = _mask_spans(text, secret.runs(text))
     return text
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    pieces, position = [], 0
+    for start, end in sorted(spans):
+        if end <= position:
+            continue
+        pieces += [text[position : max(start, position)], MASK]
+        position = end
+    return "".join(pieces) + text[position:]

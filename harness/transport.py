@@ -84,8 +84,9 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
+    # Not in the repr: a receiver can echo the secret anywhere, and reprs end up in debug logs.
+    reason: str = field(repr=False)
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
     body: bytes = field(repr=False)
     #: The body was longer than the harness reads, or could not be read to its end in time.
     truncated: bool = False
@@ -189,8 +190,8 @@ def send(request: Request, options: Options) -> Exchange:
     try:
         with _Watchdog(options.deadline, connections) as watchdog, _session(options) as session:
             try:
-                response = _exchange(session, request, options, watchdog)
-            except requests.RequestException as exc:
+                response = _exchange(session, request, options)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 error = _classify(exc, watchdog.fired, options)
                 return Exchange(request, None, error, time.monotonic() - started)
             return Exchange(request, response, None, time.monotonic() - started)
@@ -223,7 +224,7 @@ def _prepare(session: requests.Session, request: Request) -> requests.PreparedRe
     return prepared
 
 
-def _exchange(session: requests.Session, request: Request, options: Options, watchdog: _Watchdog) -> Response:
+def _exchange(session: requests.Session, request: Request, options: Options) -> Response:
     prepared = _prepare(session, request)
     raw_response = session.send(
         prepared,
@@ -240,24 +241,24 @@ def _exchange(session: requests.Session, request: Request, options: Options, wat
             reason=raw_response.reason or "",
             headers=tuple(raw_response.raw.headers.items()),
             body=body,
-            truncated=not complete or watchdog.fired,
+            truncated=not complete,
         )
 
 
 def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
-    """At most ``cap`` raw bytes, and whether that was the whole body."""
+    """At most ``cap`` raw bytes, and whether that was the whole body.
+
+    Stopping at the cap is fine: the Cloud would read on. A body that stalls, ends before its
+    Content-Length or breaks its chunking raises, as it does for the Cloud, whose attempt then fails.
+    """
     chunks: list[bytes] = []
     size = 0
-    try:
-        while size <= cap:
-            chunk = response.raw.read(min(16384, cap + 1 - size), decode_content=False)
-            if not chunk:
-                return b"".join(chunks), True
-            chunks.append(chunk)
-            size += len(chunk)
-    except (urllib3.exceptions.HTTPError, OSError):
-        # Cut off mid-body (the watchdog, or the peer): keep what arrived.
-        return b"".join(chunks), False
+    while size <= cap:
+        chunk = response.raw.read(min(16384, cap + 1 - size), decode_content=False)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
     return b"".join(chunks)[:cap], False
 
 
@@ -274,24 +275,41 @@ def _decode(raw: bytes, encoding: str, cap: int) -> bytes:
     return raw
 
 
-def _classify(exc: requests.RequestException, deadline_passed: bool, options: Options) -> TransportError:
+# Words in an error that mean the peer spoke broken HTTP or hung up mid-answer, not that it cannot be reached.
+_PROTOCOL_MARKERS = (
+    "RemoteDisconnected",
+    "BadStatusLine",
+    "ProtocolError",
+    "IncompleteRead",
+    "InvalidChunkLength",
+    "Connection reset",
+    "Connection broken",
+    "LineTooLong",
+    "got more than",
+)
+_DNS_MARKERS = ("Name or service not known", "NameResolution", "getaddrinfo")
+# Of requests' own errors, only these are about the connection; the others (InvalidHeader...) are about the
+# request, and their text quotes the offending value, which can be the secret.
+_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+def _classify(exc: BaseException, deadline_passed: bool, options: Options) -> TransportError:
     if deadline_passed:
         return TransportError("deadline", f"no complete response within {options.deadline:g} s")
     if isinstance(exc, requests.exceptions.SSLError):
         return TransportError("tls", _reason(exc))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportError("connect-timeout", f"no connection within {options.timeout:g} s")
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportError("read-timeout", f"no response within {options.timeout:g} s")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = _reason(exc)
-        if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
-            return TransportError("dns", text)
-        if "RemoteDisconnected" in text or "BadStatusLine" in text or "ProtocolError" in text:
-            return TransportError("protocol", text)
-        return TransportError("connect", text)
-    # InvalidHeader and the like quote the offending value, which can be the secret: keep the type only.
-    return TransportError("protocol", type(exc).__name__)
+    if isinstance(exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+        return TransportError("read-timeout", f"no data for {options.timeout:g} s")
+    if isinstance(exc, requests.RequestException) and not isinstance(exc, _CONNECTION_ERRORS):
+        return TransportError("protocol", type(exc).__name__)  # the type only: see _CONNECTION_ERRORS
+    text = f"{type(exc).__name__}: {_reason(exc)}"
+    if not isinstance(exc, requests.exceptions.ConnectionError) or any(m in text for m in _PROTOCOL_MARKERS):
+        return TransportError("protocol", f"the answer is broken or ended early ({_reason(exc)})")
+    if any(m in text for m in _DNS_MARKERS):
+        return TransportError("dns", _reason(exc))
+    return TransportError("connect", _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:

@@ -63,6 +63,11 @@ class SuiteRun:
     def output(self) -> str:
         return self.result.stdout.str() + self.result.stderr.str()
 
+    def harness_errors(self) -> list[str]:
+        """Node ids of checks where the harness itself failed: must be empty in any honest run."""
+        reports = self.result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
+        return [r.nodeid for r in reports if getattr(r, "webhook_outcome", None) == "error"]
+
     def failed_requirements(self) -> set[str]:
         """Requirement ids with a failed check, SHOULD findings included."""
         reports = self.result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]

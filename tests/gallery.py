@@ -135,6 +135,21 @@ def echoes_secret(request: Request, seen: list[str]) -> Response:
     return Response(f"invalid X-Webhook-Secret: {_received(request).decode('latin-1')}", 401)
 
 
+def echoes_secret_lowercased(request: Request, seen: list[str]) -> Response:
+    """Echoes the header it received, lower-cased, in its 401 body ('normalised' for the log)."""
+    if _secret_ok(request):
+        return ok()
+    return Response(f"bad secret: {_received(request).decode('latin-1').lower()}", 401)
+
+
+def echoes_part_of_secret(request: Request, seen: list[str]) -> Response:
+    """Echoes the first two thirds of the header it received, 'redacted', in its 401 body."""
+    if _secret_ok(request):
+        return ok()
+    received = _received(request).decode("latin-1")
+    return Response(f"bad secret: {received[: len(received) * 2 // 3]}...", 401)
+
+
 def answers_json(request: Request, seen: list[str]) -> Response:
     """Answers 200 with a JSON body instead of the documented OK."""
     if not _secret_ok(request):
@@ -176,6 +191,8 @@ GALLERY: tuple[Broken, ...] = (
     Broken(skips_secret_on_handshake, frozenset({"AUTH-1"})),
     Broken(checks_secret_only_on_handshake, frozenset({"AUTH-2"})),
     Broken(echoes_secret, frozenset({"LEAK-1"})),
+    Broken(echoes_secret_lowercased, frozenset({"LEAK-1"})),
+    Broken(echoes_part_of_secret, frozenset({"LEAK-1"})),
     Broken(answers_json, frozenset({"HS-3", "EVT-2"})),
     Broken(requires_header_absent, frozenset({"HS-1", "HS-2", "EVT-1", "AUTH-3"}), secret=None),
 )

@@ -57,7 +57,7 @@ SECRETS_TO_REBUILD = [SECRET, "ends-with-a", "MiXeD-case-123_~.", "a1", "\u00e9t
 @pytest.mark.parametrize("variant", [v for v in SECRET_VARIANTS if v.shell], ids=lambda v: v.name)
 @pytest.mark.parametrize("secret", SECRETS_TO_REBUILD)
 def test_variant_shell_expression_rebuilds_the_sent_value(variant: SecretVariant, secret: str) -> None:
-    if variant.unusable(secret):
+    if variant.unusable(Secret(secret)):
         pytest.skip("variant unusable for this secret")
     assert variant.shell is not None
     shell = subprocess.run(

@@ -18,6 +18,7 @@ Serve = Callable[[Handler], str]
 @pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])
 def test_broken_receiver_fails_exactly_its_requirements(broken: Broken, serve: Serve, run_suite: RunSuite) -> None:
     run = run_suite("--target-url", serve(broken.handler), "--webhook-strict", *broken.args, secret=broken.secret)
+    assert run.harness_errors() == []
     assert run.failed_requirements() == broken.fails
     assert run.ret == ExitCode.REQUIREMENT_FAILED
     for requirement_id in broken.fails:
@@ -39,12 +40,14 @@ def test_every_requirement_has_a_broken_receiver() -> None:
 
 def test_correct_gallery_receiver_fails_nothing(serve: Serve, run_suite: RunSuite) -> None:
     run = run_suite("--target-url", serve(correct), secret=GALLERY[0].secret)
+    assert run.harness_errors() == []
     assert run.failed_requirements() == set()
     assert run.ret == ExitCode.OK
 
 
 def test_embedded_reference_receiver_fails_nothing(run_suite: RunSuite) -> None:
     run = run_suite("--webhook-strict")
+    assert run.harness_errors() == []
     assert run.failed_requirements() == set()
     assert run.ret == ExitCode.OK
     assert "READY for activation" in run.output

@@ -156,3 +156,64 @@ def test_short_secret_is_not_judged_for_leaks_and_says_why(serve: Serve, run_sui
     run = run_suite("--target-url", serve(short_secret_receiver), "-rs", secret="abc123")
     assert run.ret == ExitCode.OK
     assert "the secret is shorter than 8 characters and could appear in a response by chance" in run.output
+
+
+def test_short_secret_in_a_skip_reason_does_not_break_reporters(serve: Serve, run_suite: RunSuite) -> None:
+    def accepts_test(request: Request, seen: list[str]) -> Response:
+        """Correct, with the secret 'test', which occurs in paths and reasons."""
+        return ok() if request.headers.get("X-Webhook-Secret") == "test" else unauthorized()
+
+    run = run_suite("--target-url", serve(accepts_test), "-rs", "--junitxml=out.xml", secret="test")
+    assert run.ret == ExitCode.OK
+    assert "INTERNALERROR" not in run.output
+
+
+def test_no_secret_correct_receiver_is_ready(serve: Serve, run_suite: RunSuite) -> None:
+    def no_secret(request: Request, seen: list[str]) -> Response:
+        """A receiver configured without a secret: it accepts the empty header."""
+        return ok()
+
+    run = run_suite("--target-url", serve(no_secret), "--webhook-strict", "-rs")
+    assert run.harness_errors() == []
+    assert run.ret == ExitCode.OK, run.output
+    assert "READY for activation" in run.output
+    assert "no secret is configured, so there is none to leak" in run.output
+
+
+def test_harness_bug_is_no_verdict_and_exit_3(serve: Serve, pytester: pytest.Pytester) -> None:
+    # A conformance test whose own code raises: the harness's fault, never the receiver's.
+    pytester.makepyfile(
+        test_buggy="""
+        from harness.plugin import requirement
+
+        @requirement("HS-1")
+        def test_buggy(webhook_client, requirement_id):
+            raise IndexError("a bug in the harness")
+        """
+    )
+    result = pytester.runpytest_inprocess("--target-url", serve(correct))
+    assert result.ret == ExitCode.INTERNAL_ERROR
+    assert "NO VERDICT: the harness itself failed on 1 check" in result.stdout.str()
+    assert "NOT READY" not in result.stdout.str()
+
+
+def test_bad_ini_flag_names_the_ini_setting(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nwebhook_strict = maybe\n")
+    result = pytester.runpytest_inprocess("--pyargs", "conformance_tests")
+    assert result.ret == ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini setting webhook_strict: 'maybe' is not a yes/no value*"])
+
+
+def test_unrelated_pytest_runs_ignore_bad_webhook_settings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_TIMEOUT", "soon")
+    monkeypatch.setenv("WEBHOOK_SECRET", "x" * 200)
+    pytester.makepyfile(test_other="def test_other():\n    assert True\n")
+    assert pytester.runpytest_inprocess().ret == ExitCode.OK
+
+
+def test_listing_fixtures_never_contacts_the_target(run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", f"http://127.0.0.1:{free_port()}/webhook", "--fixtures")
+    assert run.ret == ExitCode.OK
+    assert "cannot reach" not in run.output

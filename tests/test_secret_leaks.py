@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from conftest import SuiteRun
-from gallery import SECRET, Handler, accepts_prefix, echoes_secret, redirects
+from gallery import (
+    SECRET,
+    Handler,
+    accepts_prefix,
+    echoes_part_of_secret,
+    echoes_secret,
+    echoes_secret_lowercased,
+    redirects,
+)
 from harness.deliveries import variant_values
 from harness.secret import Secret
 
@@ -30,8 +38,10 @@ VERBOSE = (
 
 
 def needles() -> list[str]:
-    """The secret, its base64 form, and the wrong values derived from it (a prefix is nearly the secret)."""
-    values = [SECRET, base64.b64encode(SECRET.encode()).decode()]
+    """The secret in either case, its base64 form, the wrong values derived from it, and its halves."""
+    values = [SECRET, SECRET.lower(), SECRET.upper(), base64.b64encode(SECRET.encode()).decode()]
+    half = len(SECRET) // 2 + 1
+    values += [SECRET[:half], SECRET[-half:]]
     return values + [v.reveal() for v in variant_values(Secret(SECRET))]
 
 
@@ -48,7 +58,10 @@ def assert_nowhere(texts: dict[str, str]) -> None:
 REPORTS = ("--webhook-report-json=r.json", "--webhook-report-md=r.md", "--webhook-report-html=r.html")
 
 
-@pytest.mark.parametrize("handler", [echoes_secret, accepts_prefix, redirects], ids=lambda h: h.__name__)
+LEAKY = [echoes_secret, echoes_secret_lowercased, echoes_part_of_secret, accepts_prefix, redirects]
+
+
+@pytest.mark.parametrize("handler", LEAKY, ids=lambda h: h.__name__)
 def test_failing_run_leaks_nothing(
     handler: Handler, serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +96,10 @@ def test_secret_printed_or_logged_by_a_test_is_masked(
             value = webhook_target.secret.reveal()
             print("printed", value)
             logging.getLogger("own").warning("logged %s", value)
+            try:
+                raise ValueError("bad token " + value)
+            except ValueError:
+                logging.getLogger("own").exception("with a traceback")
             assert value == "something else"
         """
     )

@@ -201,12 +201,10 @@ def test_deadline_bounds_a_dripping_response(raw_server: StartServer, head_first
     )
     elapsed = time.monotonic() - started
     assert elapsed < 3.0
-    if head_first:
-        assert exchange.response is not None
-        assert exchange.response.truncated
-    else:
-        assert exchange.error is not None
-        assert exchange.error.kind == "deadline"
+    # A body that never completes fails at the Cloud too: an error, not a truncated success.
+    assert exchange.response is None
+    assert exchange.error is not None
+    assert exchange.error.kind == "deadline"
 
 
 def test_silent_server_is_a_read_timeout(raw_server: StartServer) -> None:
@@ -258,3 +256,43 @@ def test_request_repr_masks_the_secret() -> None:
     request = delivery("http://127.0.0.1:9/webhook", "Webhook Validate", right_secret(SECRET))
     assert SECRET.reveal() not in repr(request)
     assert "[Filtered]" in repr(request)
+
+
+def raw_reply(head: bytes, body: bytes, hold: float = 0.0) -> Reply:
+    def reply(request: bytes, conn: socket.socket) -> None:
+        conn.sendall(head + body)
+        time.sleep(hold)
+
+    return reply
+
+
+UNREADABLE_BODIES = [
+    # (why, reply, the error the Cloud's requests would also hit)
+    ("no-length-held-open", raw_reply(b"HTTP/1.1 200 OK\r\n\r\n", b"OK", hold=1.0), "read-timeout"),
+    ("shorter-than-content-length", raw_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", b"OK"), "protocol"),
+    (
+        "broken-chunking",
+        raw_reply(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"zz\r\nOK\r\n"),
+        "protocol",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reply", "kind"), [c[1:] for c in UNREADABLE_BODIES], ids=[c[0] for c in UNREADABLE_BODIES])
+def test_2xx_whose_body_cannot_be_read_is_an_error(raw_server: StartServer, reply: Reply, kind: str) -> None:
+    server = raw_server(reply)
+    exchange = transport.send(
+        delivery(server.url, "Webhook Validate", right_secret(SECRET)), transport.Options(timeout=0.3)
+    )
+    assert exchange.response is None
+    assert exchange.error is not None
+    assert exchange.error.kind == kind
+
+
+def test_body_ending_with_the_connection_is_complete(raw_server: StartServer) -> None:
+    # HTTP/1.1 without a length: the body runs to the close, which is a complete answer.
+    server = raw_server(raw_reply(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", b"OK"))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.response is not None
+    assert exchange.response.body == b"OK"
+    assert not exchange.response.truncated
