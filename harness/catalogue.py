@@ -27,10 +27,6 @@ class Requirement:
     fix: str
 
     @property
-    def family(self) -> str:
-        return self.id.split("-")[0]
-
-    @property
     def title(self) -> str:
         """``AUTH-2 (MUST) With a secret configured, ...``: how a requirement is named in output."""
         return f"{self.id} ({self.level}) {self.statement}"

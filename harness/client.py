@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import transport
+from harness.checks import NotApplicable
 from harness.deliveries import HeaderValue, delivery, right_secret
 from harness.secret import Secret
 
-__all__ = ["Client", "Target"]
+__all__ = ["GIVE_UP_AFTER", "Client", "Target"]
+
+#: Timeouts in a row after which the receiver is taken as hung: the remaining checks are skipped, not
+#: each left to wait out its own timeout.
+GIVE_UP_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,19 @@ class Client:
         self.target = target
         self.options = options
         self.exchanges: list[transport.Exchange] = []
+        self._silent_in_a_row = 0
 
     def send(self, request: transport.Request) -> transport.Exchange:
+        """Send, unless the receiver has stopped answering: then the check cannot be judged."""
+        if self._silent_in_a_row >= GIVE_UP_AFTER:
+            raise NotApplicable(
+                f"not sent: the receiver did not answer the last {GIVE_UP_AFTER} requests within the timeout "
+                "(those checks failed), so it seems hung"
+            )
         exchange = transport.send(request, self.options)
         self.exchanges.append(exchange)
+        silent = exchange.error is not None and exchange.error.kind in ("read-timeout", "deadline")
+        self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
         return exchange
 
     def deliver(

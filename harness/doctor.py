@@ -58,7 +58,8 @@ STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
 
 TRANSPORT_HINTS: dict[str, str] = {
     "read-timeout": "The Cloud gives up after 5 s: answer first, then do the work (a queue, a background job).",
-    "deadline": "The answer did not complete in time: the Cloud gives up after 5 s between two bytes of the answer.",
+    "deadline": "The answer did not complete within the harness's deadline (twice the timeout). The Cloud waits "
+    "up to 5 s between two bytes, so a slow trickle may pass there, but answer promptly.",
     "connect": "The receiver stopped accepting connections: did it crash, or restart, during the run?",
     "connect-timeout": "Nothing answered: a firewall may be dropping connections, or the host is down.",
     "dns": "The host name does not resolve: check the URL for typos.",
@@ -69,6 +70,10 @@ SETUP_HINTS: dict[str, str] = {
     "connect": "Is the receiver running and listening on that host and port? Is the URL right?",
     "dns": TRANSPORT_HINTS["dns"],
     "connect-timeout": TRANSPORT_HINTS["connect-timeout"],
+    "read-timeout": "A connection was accepted but no HTTP answer came: is the receiver hung, or is this port "
+    "serving something else?",
+    "deadline": "A connection was accepted but no complete HTTP answer came in time: is the receiver hung?",
+    "protocol": "The answer is not HTTP: is the URL's scheme right (https:// for a TLS port, http:// otherwise)?",
 }
 
 # (any of these words in the TLS error, hint). The Cloud verifies certificates against the public CAs,

@@ -71,8 +71,8 @@ def render_failure(requirement: Requirement, failure: CheckFailed, secrets: Iter
     lines.append(f"Fix:      {requirement.fix}")
     text = "\n".join(_neutralise(line, masked) for line in lines)
     if exchange is not None:
-        # Not neutralised: it is shell, built by the harness from its own request, never from the response.
-        text += "\nReproduce with:\n  " + reproduction(exchange.request)
+        # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
+        text += "\nReproduce with:\n  " + redact(reproduction(exchange.request), masked)
     return text
 
 

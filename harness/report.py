@@ -121,7 +121,7 @@ def record_exchange(exchange: Exchange, secrets: Iterable[Secret]) -> ExchangeRe
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
         error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
-        curl=reproduction(request),
+        curl=redact(reproduction(request), masked),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 from harness import doctor, transport
 from harness.client import Client, Target
 from harness.deliveries import variant_values
@@ -45,7 +47,9 @@ class Run:
     def secrets(self) -> list[Secret]:
         """Every value to mask in output: the secret and the wrong values derived from it."""
         secret = self.target.secret
-        return [secret, *variant_values(secret)] if secret else []
+        masked = [secret, *variant_values(secret)] if secret else []
+        password = urllib.parse.urlsplit(self.target.url).password
+        return [*masked, Secret(urllib.parse.unquote(password)), Secret(password)] if password else masked
 
     def close(self) -> None:
         if self._embedded is not None:

@@ -8,12 +8,13 @@ version control.
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import requests
 
 from harness.secret import MASK, Secret
 
@@ -194,6 +195,13 @@ def resolve(
     ``ini`` and ``cli`` are keyed by :attr:`Option.name`; ``env`` is the process environment.
     Empty values count as not given.
     """
+    for layer_name, given in (("environment", env.get("WEBHOOK_TARGET_URL")), ("command line", cli.get("target_url"))):
+        if given is not None and not str(given).strip():
+            # Typically an unset variable in CI: checking the embedded receiver instead would pass silently.
+            raise SettingError(
+                f"{_where(layer_name, 'target_url')} is set but empty: give the receiver's URL, or unset it to "
+                "check the bundled reference receiver"
+            )
     layers: list[Layer] = [
         ("ini file", {o.name: ini.get(o.name) for o in OPTIONS if o.ini}),
         ("environment", {o.name: env.get(o.env) for o in OPTIONS if o.env}),
@@ -245,13 +253,18 @@ def _build(chosen: Mapping[str, tuple[str | bool, str]]) -> Settings:
 
 def _parse_url(value: str | bool, source: str) -> str:
     url = str(value).strip()
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises on a port out of range
+        # requests' own checks (IDNA host labels and the like), so no URL fails later, mid-run.
+        requests.models.PreparedRequest().prepare_url(url, None)
+        (parts.hostname or "").encode("idna")  # what the resolver will do: labels of 1-63 characters
+    except (ValueError, UnicodeError, requests.exceptions.RequestException) as exc:
+        raise SettingError(f"{source}: {url!r} is not a usable URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingError(f"{source}: {url!r} is not an http:// or https:// URL with a host")
-    try:
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError as exc:
-        raise SettingError(f"{source}: {url!r} has a bad port: {exc}") from None
+    if port == 0:
+        raise SettingError(f"{source}: {url!r} has port 0, which nothing can listen on")
     return url
 
 
@@ -267,8 +280,10 @@ def _secret_problem(secret: str) -> str | None:
     """Why the Cloud could not send this secret (cloud-sender.md §6), or None."""
     if len(secret) > MAX_SECRET_LENGTH:
         return f"is {len(secret)} characters long; the Cloud stores at most {MAX_SECRET_LENGTH}"
-    if secret != secret.strip():
-        return "starts or ends with whitespace; the Cloud's HTTP client refuses to send such a header"
+    if secret != secret.lstrip():
+        return "starts with white space; the Cloud's HTTP client refuses to send such a header"
+    if secret != secret.rstrip():
+        return "ends with white space, which HTTP servers strip from header values (RFC 9110): it could never match"
     try:
         secret.encode("latin-1")
     except UnicodeEncodeError:
@@ -343,8 +358,3 @@ _PARSERS = {
     "seconds": _parse_seconds,
     "flag": _parse_flag,
 }
-
-
-def from_environment(cli: Mapping[str, str | bool | None], ini: Mapping[str, str | bool | None]) -> Settings:
-    """:func:`resolve` with the current process environment."""
-    return resolve(ini, os.environ, cli)

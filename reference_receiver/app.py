@@ -67,11 +67,17 @@ def create_app(secret: str | None = None, *, max_body_bytes: int | None = None) 
         raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
     if not secret:
         log.warning("no WEBHOOK_SECRET configured: every request is accepted")
-    expected = secret.encode("utf-8")
+    try:
+        # The Cloud's HTTP client sends header values as Latin-1 bytes: compare with those.
+        expected = secret.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("the secret (WEBHOOK_SECRET) must be Latin-1 text: the Cloud cannot send others") from None
     # Built now so a missing schema stops the start-up instead of failing requests.
+    schemas = {e: s for e in KNOWN_EVENTS if (s := event_schema(e)) is not None}
     schema_errors: dict[str, Callable[[object], Iterator[Any]]] = {
-        e: validator(s).iter_errors for e in KNOWN_EVENTS if (s := event_schema(e)) is not None
+        e: validator(s).iter_errors for e, s in schemas.items()
     }
+    required = {e: frozenset(s.get("required", ())) for e, s in schemas.items()}
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes  # declared and streamed (chunked) bodies alike
@@ -93,9 +99,12 @@ def create_app(secret: str | None = None, *, max_body_bytes: int | None = None) 
         if errors is None:  # rejecting would count toward the Cloud's auto-disable
             log.warning("webhook status=200 event=%r unknown event acknowledged", event)
             return _ok()
-        problem = _first_problem(errors(data))
-        if problem:
-            return _reject(400, problem, event)
+        rejection, drift = _judge(errors(data), required[event])
+        if rejection:
+            return _reject(400, rejection, event)
+        if drift:
+            # The Cloud's payloads change over time; rejecting them would get the webhook disabled.
+            log.warning("webhook event=%r accepted despite payload drift: %r", event, drift)
         log.info("webhook status=200 event=%r accepted", event)
         if event != VALIDATE:
             _dispatch(event, data)
@@ -149,14 +158,25 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _first_problem(errors: Iterator[Any]) -> str | None:
+def _judge(errors: Iterator[Any], required: frozenset[str]) -> tuple[str | None, str | None]:
+    """(why to reject, or None; what differs from the schema, or None).
+
+    Only a missing or mistyped key that a receiver relies on (doctype, name, status...) is a reason
+    to reject: anything else is drift, which the sender has shown before and will show again.
+    """
+    drift = None
     try:
-        error = next(errors, None)
+        for error in errors:
+            where = "/".join(["data", *map(str, error.absolute_path)]) + f": {error.message}"
+            path = list(error.absolute_path)
+            if error.validator == "required" or (
+                path and path[0] in required and len(path) == 1 and error.validator == "type"
+            ):
+                return where, None
+            drift = drift or where
     except RecursionError:
-        return "data nested too deeply"
-    if error is None:
-        return None
-    return "/".join(["data", *map(str, error.absolute_path)]) + f": {error.message}"
+        return "data nested too deeply", None
+    return None, drift
 
 
 def _dispatch(event: str, data: dict[str, Any]) -> None:

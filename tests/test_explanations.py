@@ -137,7 +137,7 @@ DOCTOR_CASES = [
     (exchange(500), "see its logs"),
     (exchange(503), "counts toward the Cloud disabling the webhook"),
     (exchange(None, error="read-timeout"), "The Cloud gives up after 5 s"),
-    (exchange(None, error="deadline"), "gives up after 5 s"),
+    (exchange(None, error="deadline"), "the harness's deadline"),
     (exchange(None, error="connect"), "did it crash"),
     (exchange(None, error="protocol"), "not valid HTTP"),
 ]

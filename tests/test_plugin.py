@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -217,3 +219,27 @@ def test_listing_fixtures_never_contacts_the_target(run_suite: RunSuite) -> None
     run = run_suite("--target-url", f"http://127.0.0.1:{free_port()}/webhook", "--fixtures")
     assert run.ret == ExitCode.OK
     assert "cannot reach" not in run.output
+
+
+def test_server_that_never_answers_is_one_setup_error(run_suite: RunSuite) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the backlog), never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/webhook"
+        run = run_suite("--target-url", url, "--webhook-timeout", "0.3", secret=SECRET)
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    assert "no HTTP answer came" in run.output
+    assert "FAILED" not in run.output
+
+
+def test_receiver_hung_on_deliveries_is_given_up_on(serve: Serve, run_suite: RunSuite) -> None:
+    def hangs_on_post(request: Request, seen: list[str]) -> Response:
+        """Answers the harness's GET, then hangs on every delivery."""
+        if request.method == "POST":
+            time.sleep(1.0)
+        return Response("", 405)
+
+    started = time.monotonic()
+    run = run_suite("--target-url", serve(hangs_on_post), "--webhook-timeout", "0.2", "-rs", secret=SECRET)
+    assert time.monotonic() - started < 20  # bounded by the give-up rule, not 50 checks x the timeout
+    assert run.failed_requirements() == {"HS-1", "HS-2"}
+    assert "receiver did not answer the last 3 requests" in run.output
+    assert run.harness_errors() == []

@@ -124,3 +124,12 @@ def test_secret_from_the_command_line_or_a_file_is_masked_in_the_header(
         assert run.failed_requirements() == {"LEAK-1"}
         assert "secret=[Filtered] (35 characters, from command-line option" in run.output
         assert_nowhere({"output": run.output})
+
+
+def test_password_in_the_target_url_is_masked(serve: Serve, run_suite: RunSuite, pytester: pytest.Pytester) -> None:
+    url = serve(echoes_secret).replace("http://", "http://deploy:url-password-0123456789@")
+    run = run_suite("--target-url", url, *REPORTS, "-vv", secret=SECRET)
+    texts = {"output": run.output, **artefact_texts(pytester.path)}
+    for name, text in texts.items():
+        assert "url-password-0123456789" not in text, name
+    assert "deploy:[Filtered]@" in run.output

@@ -15,7 +15,6 @@ PRECEDENCE = [
     ({"target_url": URL_INI}, {}, {}, URL_INI),
     ({"target_url": URL_INI}, {"WEBHOOK_TARGET_URL": URL_ENV}, {}, URL_ENV),
     ({"target_url": URL_INI}, {"WEBHOOK_TARGET_URL": URL_ENV}, {"target_url": URL_CLI}, URL_CLI),
-    ({}, {"WEBHOOK_TARGET_URL": ""}, {}, None),  # empty counts as not given
 ]
 
 
@@ -42,9 +41,16 @@ BAD = [
     ({}, {"WEBHOOK_TIMEOUT": "soon"}, {}, "environment variable WEBHOOK_TIMEOUT: 'soon' is not a number"),
     ({}, {}, {"timeout": "30"}, "command-line option --webhook-timeout: '30' is out of range"),
     ({"target_url": "ftp://x"}, {}, {}, "ini setting webhook_target_url: 'ftp://x' is not an http"),
-    ({}, {"WEBHOOK_TARGET_URL": "https://h.example.com:99999/"}, {}, "has a bad port"),
+    ({}, {"WEBHOOK_TARGET_URL": "https://h.example.com:99999/"}, {}, "is not a usable URL: Port out of range"),
+    ({}, {"WEBHOOK_TARGET_URL": "http://[::1/webhook"}, {}, "is not a usable URL: Invalid IPv6 URL"),
+    ({}, {"WEBHOOK_TARGET_URL": "https://" + "a" * 64 + ".example.com/"}, {}, "is not a usable URL: .*label"),
+    ({}, {"WEBHOOK_TARGET_URL": "http://exa mple.com/"}, {}, "is not a usable URL: .*invalid character"),
+    ({}, {"WEBHOOK_TARGET_URL": "http://example.com:0/"}, {}, "has port 0"),
+    ({}, {"WEBHOOK_TARGET_URL": ""}, {}, "environment variable WEBHOOK_TARGET_URL is set but empty"),
+    ({}, {}, {"target_url": " "}, "command-line option --target-url is set but empty"),
     ({}, {"WEBHOOK_STRICT": "maybe"}, {}, "environment variable WEBHOOK_STRICT: 'maybe' is not a yes/no value"),
-    ({}, {"WEBHOOK_SECRET": " padded"}, {}, "starts or ends with whitespace"),
+    ({}, {"WEBHOOK_SECRET": " padded"}, {}, "starts with white space"),
+    ({}, {"WEBHOOK_SECRET": "padded "}, {}, "ends with white space"),
     ({}, {"WEBHOOK_SECRET": "x" * 141}, {}, "the Cloud stores at most 140"),
     ({}, {"WEBHOOK_SECRET": "caf\u20ac"}, {}, "outside Latin-1"),
     ({}, {"WEBHOOK_SECRET": "a", "WEBHOOK_SECRET_FILE": "/nowhere"}, {}, "are both set: give one"),

@@ -55,3 +55,10 @@ def test_ca_bundle_makes_a_private_ca_trusted(
     run = run_suite("--target-url", https_url, "--webhook-ca-bundle", str(bundle), "--webhook-strict", secret=SECRET)
     assert run.failed_requirements() == set()
     assert run.ret == ExitCode.OK
+
+
+def test_plain_http_to_a_tls_port_is_a_setup_error(https_url: str, run_suite: Callable[..., SuiteRun]) -> None:
+    run = run_suite("--target-url", https_url.replace("https://", "http://"), secret=SECRET)
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    assert "is the URL's scheme right (https:// for a TLS port" in run.output
+    assert "FAILED" not in run.output
