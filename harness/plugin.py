@@ -8,6 +8,7 @@ the run unless strict, and the secret masked in every report, captured section a
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from collections.abc import Callable, Generator, Sequence
@@ -63,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("webhook-conformance", "webhook receiver conformance")
     for option in OPTIONS:
         is_flag = option.kind == "flag"
-        shape: dict[str, Any] = {"action": "store_true"} if is_flag else {"metavar": option.metavar}
+        # --webhook-strict / --no-webhook-strict: the negative form overrides the environment and ini files.
+        shape: dict[str, Any] = {"action": argparse.BooleanOptionalAction} if is_flag else {"metavar": option.metavar}
         group.addoption(
             option.flag,
             dest=f"webhook_{option.name}",

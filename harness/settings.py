@@ -8,6 +8,7 @@ version control.
 
 from __future__ import annotations
 
+import shlex
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,7 +165,11 @@ class Settings:
 
     def as_flags(self) -> str:
         """The settings as command-line flags a user can paste back, with the secret masked."""
-        flags = [f"--target-url={self.target_url}" if self.target_url else "(no --target-url: embedded receiver)"]
+        flags = [
+            f"--target-url={shlex.quote(self.target_url)}"
+            if self.target_url
+            else "(no --target-url: embedded receiver)"
+        ]
         if self.secret:
             flags.append(f"secret={MASK} ({len(self.secret)} characters, from {self.sources.get('secret', '?')})")
         else:
@@ -174,10 +179,10 @@ class Settings:
         if self.strict:
             flags.append("--webhook-strict")
         if self.ca_bundle:
-            flags.append(f"--webhook-ca-bundle={self.ca_bundle}")
+            flags.append(f"--webhook-ca-bundle={shlex.quote(self.ca_bundle)}")
         if self.use_env_proxy:
             flags.append("--webhook-use-env-proxy")
-        flags += [f"--webhook-{kind}={path}" for kind, path in self.reports().items()]
+        flags += [f"--webhook-{kind}={shlex.quote(path)}" for kind, path in self.reports().items()]
         return " ".join(flags)
 
 
@@ -208,25 +213,28 @@ def resolve(
         ("command line", dict(cli)),
     ]
     chosen: dict[str, tuple[str | bool, str]] = {}
+    ambiguous = None  # a layer that gives the secret twice; an error only if no later layer settles it
     for layer_name, values in layers:
         secret_given = [name for name in ("secret", "secret_file") if _given(values.get(name))]
-        if len(secret_given) == 2:
-            raise SettingError(
-                f"{_where(layer_name, 'secret')} and {_where(layer_name, 'secret_file')} are both set: give one"
-            )
         if secret_given:
             chosen.pop("secret", None)
             chosen.pop("secret_file", None)
+            ambiguous = layer_name if len(secret_given) == 2 else None
         for option in OPTIONS:
             value = values.get(option.name)
             if _given(value):
                 assert value is not None
                 chosen[option.name] = (value, _where(layer_name, option.name))
+    if ambiguous is not None:
+        raise SettingError(
+            f"{_where(ambiguous, 'secret')} and {_where(ambiguous, 'secret_file')} are both set: give one"
+        )
     return _build(chosen)
 
 
 def _given(value: str | bool | None) -> bool:
-    return value is not None and value != "" and value is not False
+    # False is given: --no-webhook-strict switches off what the environment or an ini file switched on.
+    return value is not None and value != ""
 
 
 def _where(layer_name: str, name: str) -> str:

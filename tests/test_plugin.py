@@ -92,6 +92,12 @@ def test_every_node_id_carries_its_requirement_id(pytester: pytest.Pytester, run
         assert any(f"[{requirement_id}" in line for requirement_id in catalogue.catalogue()), line
 
 
+def test_no_webhook_strict_switches_strict_off(serve: Serve, run_suite: RunSuite) -> None:
+    url = serve(answers_json)
+    assert run_suite("--target-url", url, "--webhook-strict", secret=SECRET).ret == ExitCode.REQUIREMENT_FAILED
+    assert run_suite("--target-url", url, "--webhook-strict", "--no-webhook-strict", secret=SECRET).ret == ExitCode.OK
+
+
 def test_k_selects_a_family(run_suite: RunSuite) -> None:
     run = run_suite("-k", "AUTH-1", "-v")
     outcomes = run.result.parseoutcomes()

@@ -82,3 +82,19 @@ def test_settings_print_as_flags_with_the_secret_masked() -> None:
         f"--target-url={URL_CLI} secret=[Filtered] (15 characters, from environment variable WEBHOOK_SECRET) "
         "--webhook-timeout=2 --webhook-strict"
     )
+
+
+def test_command_line_switches_off_a_flag_set_in_the_environment() -> None:
+    assert resolve({}, {"WEBHOOK_STRICT": "1"}, {}).strict is True
+    assert resolve({}, {"WEBHOOK_STRICT": "1"}, {"strict": False}).strict is False
+    assert resolve({"strict": "true"}, {}, {"strict": False}).strict is False
+
+
+def test_two_secrets_in_the_environment_are_settled_by_the_command_line() -> None:
+    env = {"WEBHOOK_SECRET": "from-the-environment", "WEBHOOK_SECRET_FILE": "/nowhere"}
+    assert resolve({}, env, {"secret": "from-the-command-line"}).secret.reveal() == "from-the-command-line"
+
+
+def test_flags_are_shell_quoted_to_paste_back() -> None:
+    settings = resolve({}, {}, {"target_url": "https://r.example.com/web hook"})
+    assert settings.as_flags().startswith("--target-url='https://r.example.com/web hook'")
