@@ -170,3 +170,21 @@ def test_handshake_404_gets_the_path_hint(serve: Serve, run_suite: RunSuite) -> 
 
     run = run_suite("--target-url", serve(wrong_path), "-k", "HS-1", secret=SECRET)
     assert "Hint:     Nothing answers at this path" in run.output
+
+
+def test_hostile_response_text_is_neutralised_and_capped(serve: Serve, run_suite: RunSuite) -> None:
+    forged = "\x1b[32mPASSED\x1b[0m\r\n=== 99 passed ===\n" + "x" * 5000
+
+    def forges_log_lines(request: Request, seen: list[str]) -> Response:
+        """Answers the handshake with a 500 whose body tries to forge lines in a CI log."""
+        return Response(forged, 500)
+
+    run = run_suite("--target-url", serve(forges_log_lines), "-k", "HS-1", secret=SECRET)
+    # The failure block (the test server's own captured access log, colour codes and all, is not ours).
+    block = run.output[run.output.index("HS-1 (MUST)") : run.output.index("Reproduce with:")]
+    assert "\x1b" not in block
+    assert "\r" not in block
+    assert "\\x1b[32mPASSED\\x1b[0m\\r\\n=== 99 passed ===\\n" in block
+    assert not any(line.startswith("===") for line in block.splitlines())  # no forged line of its own
+    assert "more characters)" in block
+    assert "Hint:     The receiver failed while handling the request" in block
