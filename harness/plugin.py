@@ -23,7 +23,7 @@ from harness.client import Client, Target
 from harness.dashboard_url import dashboard_rejections
 from harness.exitcodes import ExitCode
 from harness.explain import render_failure
-from harness.report import CheckRecord, Outcome, RunReport, now, record_exchange, verdict, write_reports
+from harness.report import CheckRecord, Coverage, Outcome, RunReport, now, record_exchange, verdict, write_reports
 from harness.run import Run
 from harness.secret import Secret, redact
 from harness.settings import OPTIONS, SettingError, Settings, resolve
@@ -105,8 +105,8 @@ class ConformanceSession:
             self._settings, self._settings_error = None, f"webhook conformance: {exc}"
         self.run: Run | None = None
         self.report: RunReport | None = None
-        #: Requirements whose checks were selected to run.
-        self.selected: set[str] = set()
+        #: Every check of the suite that was collected, before -k or any other deselection.
+        self.suite_checks: set[str] = set()
         self._original_record_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._redacting_record_factory)
 
@@ -154,6 +154,7 @@ class ConformanceSession:
             found = _requirement(item)
             if found is not None:
                 item.user_properties += [("requirement", found.id), ("level", found.level)]
+                self.suite_checks.add(item.nodeid)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -177,7 +178,6 @@ class ConformanceSession:
         if self.report.setup_error is not None:
             # One error about the setup instead of a failure per check; the exit code is set at the end.
             session.items.clear()
-        self.selected = {r for r in map(_requirement_id, session.items) if r is not None}
 
     def pytest_report_collectionfinish(self) -> list[str]:
         if self.run is None or self.report is None:
@@ -243,19 +243,20 @@ class ConformanceSession:
         found = _requirement(item)
         if found is None or (report.when != "call" and report.passed):
             return report
-        should_finding = report.failed and report.when == "call" and found.level != "MUST" and not self.settings.strict
-        if should_finding:
-            # Shown in its own summary section and counted apart, not as a failure of the run.
-            report.outcome = "skipped"
-            report.wasxfail = f"{found.id} ({found.level}) not met"
-            report.webhook_should = True  # type: ignore[attr-defined]
-        if report.when == "call" or not report.passed:
-            outcome: Outcome = "should-failed" if should_finding else report.outcome
-            if report.failed and not item.stash.get(_JUDGED, False):
+        outcome: Outcome = report.outcome
+        if report.failed:
+            if report.when != "call" or not item.stash.get(_JUDGED, False):
                 # Not a check's verdict but an exception in the harness or a fixture: a bug, not a finding.
                 outcome = "error"
-            report.webhook_outcome = outcome  # type: ignore[attr-defined]
-            self._record(item, report, found, outcome)
+            elif found.level != "MUST":
+                outcome = "should-failed"
+                if not self.settings.strict:
+                    # Shown in its own summary section and counted apart, not as a failure of the run.
+                    report.outcome = "skipped"
+                    report.wasxfail = f"{found.id} ({found.level}) not met"
+                    report.webhook_should = True  # type: ignore[attr-defined]
+        report.webhook_outcome = outcome  # type: ignore[attr-defined]
+        self._record(item, report, found, outcome)
         return report
 
     def _record(self, item: pytest.Item, report: pytest.TestReport, found: Requirement, outcome: Outcome) -> None:
@@ -322,7 +323,13 @@ class ConformanceSession:
         report = self.report
         if report is not None:
             report.finished = now()
-            report.verdict = verdict(report.records, catalogue(), self.selected, report.target, report.setup_error)
+            coverage = Coverage(
+                checks=len(self.suite_checks),
+                interrupted=session.exitstatus == ExitCode.INTERRUPTED or bool(session.shouldstop),
+                secret_configured=bool(self.run is not None and self.run.target.secret),
+                strict=self.settings.strict,
+            )
+            report.verdict = verdict(report.records, catalogue(), report.target, coverage, report.setup_error)
             if report.setup_error is not None:
                 session.exitstatus = ExitCode.TARGET_UNREACHABLE
             elif any(r.outcome == "error" for r in report.records):

@@ -125,23 +125,44 @@ def record_exchange(exchange: Exchange, secrets: Iterable[Secret]) -> ExchangeRe
     )
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the suite this run judged, and on what terms."""
+
+    #: Checks in the whole suite, before any -k or deselection.
+    checks: int
+    interrupted: bool = False
+    secret_configured: bool = True
+    strict: bool = False
+
+
 def verdict(
     records: Sequence[CheckRecord],
     catalogue: Mapping[str, Requirement],
-    selected: Iterable[str],
     target: str,
+    coverage: Coverage,
     setup_error: str | None = None,
 ) -> Verdict:
-    """The one-line answer: would the Cloud activate this receiver, as far as this run can tell."""
+    """The one-line answer: would the Cloud activate this receiver, as far as this run can tell.
+
+    READY only when every check of the suite ran to its end and no MUST failed; a failed MUST is
+    NOT READY even in an interrupted or narrowed run, since that much is certain.
+    """
     order = list(catalogue)
     must_failed = sorted({r.requirement for r in records if r.outcome == "failed"}, key=order.index)
     should_failed = sorted({r.requirement for r in records if r.outcome == "should-failed"}, key=order.index)
     findings = len([r for r in records if r.outcome == "should-failed"])
-    should_text = f"; {findings} SHOULD finding{'s' if findings != 1 else ''}" if findings else ""
+    notes = [f"{findings} SHOULD finding{'s' if findings != 1 else ''}"] if findings else []
+    if findings and coverage.strict:
+        notes[-1] += " (failing the run: --webhook-strict)"
+    if not coverage.secret_configured:
+        notes.append("no secret configured, so the secret checks (AUTH-1, AUTH-2, LEAK-1) were not judged")
+    tail = "".join(f"; {note}" for note in notes) + f". Target: {target}"
+    errors = len([r for r in records if r.outcome == "error"])
+    ran = len({r.nodeid for r in records})
     if setup_error is not None:
         line = f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
         return Verdict("NO VERDICT", False, [], [], line)
-    errors = len([r for r in records if r.outcome == "error"])
     if errors:
         line = (
             f"NO VERDICT: the harness itself failed on {errors} check{'s' if errors != 1 else ''} (a bug in the "
@@ -149,17 +170,18 @@ def verdict(
         )
         return Verdict("NO VERDICT", False, must_failed, should_failed, line)
     if must_failed:
-        line = f"NOT READY for activation: {', '.join(must_failed)} failed{should_text}. Target: {target}"
+        line = f"NOT READY for activation: {', '.join(must_failed)} failed{tail}"
         return Verdict("NOT READY", False, must_failed, should_failed, line)
-    chosen = set(selected)
-    if chosen != set(catalogue):
+    if coverage.interrupted:
+        line = f"NO VERDICT: the run was interrupted after {ran} of {coverage.checks} checks. Target: {target}"
+        return Verdict("NO VERDICT", False, [], should_failed, line)
+    if ran < coverage.checks:
         line = (
-            f"PARTIAL RUN: no MUST failed among the {len(chosen)} of {len(catalogue)} requirements "
-            f"selected{should_text}; run the whole suite for a verdict. Target: {target}"
+            f"PARTIAL RUN: no MUST failed among the {ran} of {coverage.checks} checks that ran; run the whole "
+            f"suite for a verdict{tail}"
         )
         return Verdict("PARTIAL RUN", False, [], should_failed, line)
-    line = f"READY for activation: every MUST requirement passed{should_text}. Target: {target}"
-    return Verdict("READY", True, [], should_failed, line)
+    return Verdict("READY", True, [], should_failed, f"READY for activation: every MUST requirement passed{tail}")
 
 
 def write_reports(report: RunReport, settings: Settings, environ: Mapping[str, str]) -> list[str]:
