@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__, transport
@@ -107,7 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     import pytest  # the suite runs in pytest; the other commands do not need it
 
-    options = ["--pyargs", "conformance_tests", "-p", "no:cacheprovider"]
+    import conformance_tests
+
+    # The suite's own configuration, not the current directory's; node ids relative to the installed suite.
+    suite = Path(conformance_tests.__file__).resolve().parent
+    ini = Path(__file__).resolve().parent / "check.ini"
+    options = [
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(suite.parent),
+        "--pyargs",
+        "conformance_tests",
+        "-p",
+        "no:cacheprovider",
+    ]
     if args.url:
         options += ["--target-url", args.url]
     flags = {

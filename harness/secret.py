@@ -17,10 +17,11 @@ MASK = "[Filtered]"
 
 #: A response can contain a shorter secret by chance ("ok", "1234"), so leaks are judged only above this.
 MIN_JUDGED_LENGTH = 8
-#: A run of the secret this long, or half the secret if longer, identifies it: it is masked, and judged a leak.
-#: Case-sensitive on purpose: a human-chosen secret ("my-webhook-secret-2024") shares words with the
-#: harness's own text ("X-Webhook-Secret"), but not their case.
+#: A run of the secret this long, or half the secret if longer, in any case, identifies it: it is masked,
+#: and judged a leak. Runs inside the header's own name are not: a human-chosen secret
+#: ("my-webhook-secret-2024") shares words with "X-Webhook-Secret", which all our texts mention.
 MIN_RUN = 12
+_HEADER_NAME = re.compile(re.escape("X-Webhook-Secret"), re.IGNORECASE)
 
 
 class Secret:
@@ -67,13 +68,18 @@ class Secret:
         spans = [m.span() for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
         length = self.run_length()
         if len(value) >= length:
-            windows = re.compile("|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)))
+            windows = re.compile(
+                "|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)), re.IGNORECASE
+            )
+            names = [m.span() for m in _HEADER_NAME.finditer(text)]
+            folded_value, folded_text = value.casefold(), text.casefold()
             position = 0
             while (found := windows.search(text, position)) is not None:
                 start, end = found.span()
-                while end < len(text) and text[start : end + 1] in value:  # as far as the run goes
+                while end < len(text) and folded_text[start : end + 1] in folded_value:  # as far as the run goes
                     end += 1
-                spans.append((start, end))
+                if not any(a <= start and end <= b for a, b in names):
+                    spans.append((start, end))
                 position = end
         return spans
 

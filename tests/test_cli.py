@@ -147,3 +147,13 @@ def test_serve_runs_the_reference_receiver() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_check_ignores_the_current_directorys_pytest_configuration(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "-x -p no:webhook_conformance"\nfilterwarnings = ["error"]\n'
+    )
+    result = cli("check", cwd=tmp_path)
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1].startswith("READY for activation")
+    assert "warning" not in result.stdout.lower()

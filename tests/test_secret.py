@@ -16,6 +16,8 @@ MASKED = [
     ("upper-cased", SECRET, f"got {SECRET.reveal().upper()}", SECRET.reveal().upper()),
     ("first half", SECRET, f"got {SECRET.reveal()[:18]}...", SECRET.reveal()[:18]),
     ("last two thirds", SECRET, f"{SECRET.reveal()[-23:]}", SECRET.reveal()[-23:]),
+    ("first two thirds, lower-cased", SECRET, f"bad: {SECRET.reveal()[:23].lower()}", SECRET.reveal()[:23].lower()),
+    ("a human secret echoed", HUMAN, f"Missing X-Webhook-Secret, got {HUMAN.reveal()[:15]}", HUMAN.reveal()[:15]),
     ("url-encoded", Secret("a b/c+d secret value"), "a%20b%2Fc%2Bd%20secret%20value", "a%20b%2Fc%2Bd"),
     ("base64", SECRET, "WnE4LXJhbmRvbS1TZWNyZXQtVmFsdWUtMDEyMzQ1Njc4OQ==", "WnE4LXJhbmRvbS1TZWNyZXQt"),
 ]
@@ -31,6 +33,7 @@ def test_spelling_is_masked(secret: Secret, text: str, gone: str) -> None:
 KEPT = [
     # (why, secret, text that must come through unchanged)
     ("the header's name beside a secret made of the same words", HUMAN, "Missing X-Webhook-Secret header"),
+    ("the header's name in lower case", HUMAN, "missing x-webhook-secret header"),
     ("a short run of the secret", SECRET, "random-Secre"),
     ("no secret configured", Secret(""), "anything at all"),
 ]
