@@ -70,9 +70,6 @@ SETUP_HINTS: dict[str, str] = {
     "connect": "Is the receiver running and listening on that host and port? Is the URL right?",
     "dns": TRANSPORT_HINTS["dns"],
     "connect-timeout": TRANSPORT_HINTS["connect-timeout"],
-    "read-timeout": "A connection was accepted but no HTTP answer came: is the receiver hung, or is this port "
-    "serving something else?",
-    "deadline": "A connection was accepted but no complete HTTP answer came in time: is the receiver hung?",
     "protocol": "The answer is not HTTP: is the URL's scheme right (https:// for a TLS port, http:// otherwise)?",
 }
 

@@ -6,7 +6,8 @@ import urllib.parse
 
 from harness import doctor, transport
 from harness.client import Client, Target
-from harness.deliveries import variant_values
+from harness.deliveries import delivery, right_secret, variant_values
+from harness.events import VALIDATE
 from harness.secret import Secret
 from harness.settings import Settings
 
@@ -40,9 +41,18 @@ class Run:
         self.client = Client(self.target, self.options)
 
     def unreachable(self) -> str | None:
-        """Why no connection can be made to the target, with a hint; None when it can."""
+        """Why the Cloud could not deliver to the target at all, with a hint; None when it could."""
         error = transport.probe(self.target.url, self.options)
-        return None if error is None else unreachable_message(self.target, error)
+        if error is None or error.kind in ("read-timeout", "deadline"):
+            return None  # it accepts connections: a slow or silent answer is for the checks to judge
+        if error.kind == "protocol":
+            # Some receivers drop a GET they do not serve: ask as the Cloud does before blaming the setup.
+            handshake = transport.send(
+                delivery(self.target.url, VALIDATE, right_secret(self.target.secret)), self.options
+            )
+            if handshake.error is None or handshake.error.kind != "protocol":
+                return None
+        return unreachable_message(self.target, error)
 
     def secrets(self) -> list[Secret]:
         """Every value to mask in output: the secret and the wrong values derived from it."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -228,13 +230,16 @@ def test_listing_fixtures_never_contacts_the_target(run_suite: RunSuite) -> None
     assert "cannot reach" not in run.output
 
 
-def test_server_that_never_answers_is_one_setup_error(run_suite: RunSuite) -> None:
+def test_server_that_never_answers_fails_the_handshake_quickly(run_suite: RunSuite) -> None:
+    # It accepts connections, so the Cloud would try, and time out: the handshake fails, the rest is given up.
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the backlog), never answers
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/webhook"
+        started = time.monotonic()
         run = run_suite("--target-url", url, "--webhook-timeout", "0.3", secret=SECRET)
-    assert run.ret == ExitCode.TARGET_UNREACHABLE
-    assert "no HTTP answer came" in run.output
-    assert "FAILED" not in run.output
+    assert time.monotonic() - started < 20
+    assert run.ret == ExitCode.REQUIREMENT_FAILED
+    assert run.failed_requirements() == {"HS-1", "HS-2"}
+    assert "The Cloud gives up after 5 s" in run.output
 
 
 def test_receiver_hung_on_deliveries_is_given_up_on(serve: Serve, run_suite: RunSuite) -> None:
@@ -290,3 +295,36 @@ def test_a_run_that_did_not_judge_everything_is_never_ready(
     assert words in result.stdout.str()
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["verdict"]["ready"] is False
+
+
+def test_receiver_that_drops_gets_is_not_a_setup_error(run_suite: RunSuite) -> None:
+    """A raw receiver that hangs up on any GET (the Cloud never sends one) but serves POST."""
+
+    def serve_forever(server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                data = conn.recv(65536)
+                if data.startswith(b"GET"):
+                    continue  # hang up without a word
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(body) < length:
+                    body += conn.recv(65536)
+                right = f"x-webhook-secret: {SECRET}\r\n".encode() in head.lower() + b"\r\n"
+                status = b"200 OK" if right else b"401 Unauthorized"
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        threading.Thread(target=serve_forever, args=(server,), daemon=True).start()
+        run = run_suite(
+            "--target-url", f"http://127.0.0.1:{server.getsockname()[1]}/webhook", "-k", "HS-1", secret=SECRET
+        )
+    assert "cannot reach" not in run.output
+    assert run.failed_requirements() == set()
