@@ -10,6 +10,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
+import requests
+
 from harness.catalogue import Requirement
 from harness.checks import CheckFailed
 from harness.secret import Secret, redact
@@ -53,7 +55,9 @@ def _response_lines(exchange: Exchange, secrets: list[Secret]) -> list[str]:
     return lines
 
 
-def render_failure(requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret]) -> str:
+def render_failure(
+    requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret], timeout: float = 5.0
+) -> str:
     """The failure template: requirement, what was sent, Expected, Actual, the response, a hint."""
     masked = list(secrets)
     lines = [requirement.title]
@@ -72,29 +76,48 @@ def render_failure(requirement: Requirement, failure: CheckFailed, secrets: Iter
     text = "\n".join(_neutralise(line, masked) for line in lines)
     if exchange is not None:
         # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
-        text += "\nReproduce with:\n  " + redact(reproduction(exchange.request), masked)
+        text += "\nReproduce with:\n  " + redact(reproduction(exchange.request, timeout), masked)
     return text
 
 
-def reproduction(request: Request) -> str:
-    """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed."""
-    command = ["curl -sS -i"]
+def reproduction(request: Request, timeout: float = 5.0) -> str:
+    """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed.
+
+    -g keeps curl from globbing [] and {} in the URL, --http1.1 speaks what the Cloud speaks, and the
+    harness's own timeouts make a timeout reproduce as one (curl exits 28).
+    """
+    command = [f"curl -sS -i -g --http1.1 --connect-timeout {timeout:g} --max-time {2 * timeout:g}"]
     if request.method != "POST" or not request.body:
         command.append(f"-X {request.method}")
-    command.append(shlex.quote(request.url))
+    command.append(shlex.quote(_wire_url(request.url)))
     # An empty Content-Type removes the form type curl would otherwise add to --data-binary.
     headers = [shlex.quote(f"Content-Type: {request.content_type}" if request.content_type else "Content-Type:")]
+    uses_secret = False
     if request.secret is not None:
         if not request.secret:
             headers.append(shlex.quote("X-Webhook-Secret;"))  # curl's spelling of a header with an empty value
         elif request.secret_shell:
             headers.append(f'"X-Webhook-Secret: {request.secret_shell}"')
+            uses_secret = "WEBHOOK_SECRET" in request.secret_shell
         else:
             headers.append(shlex.quote("X-Webhook-Secret: <a value this harness will not print>"))
     command += [f"-H {header}" for header in headers]
     if request.body:
         command.append(f"--data-binary {_shell_bytes(request.body)}")
-    return " \\\n    ".join(command)
+    text = " \\\n    ".join(command)
+    # Unset, the variable would silently send an empty header, and reproduce another failure.
+    guard = ': "${WEBHOOK_SECRET:?set WEBHOOK_SECRET to the secret of the webhook}" && '
+    return guard + text if uses_secret else text
+
+
+def _wire_url(url: str) -> str:
+    """The URL as requests puts it on the wire: percent-encoded where it must be."""
+    prepared = requests.models.PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except (ValueError, UnicodeError, requests.exceptions.RequestException):
+        return url
+    return str(prepared.url)
 
 
 def _shell_bytes(data: bytes) -> str:

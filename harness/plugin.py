@@ -229,7 +229,8 @@ class ConformanceSession:
             if exc.exchange is not None:
                 item.stash[_EXCHANGE] = exc.exchange
             # The template replaces the traceback: harness frames say nothing to a receiver's author.
-            raise pytest.fail.Exception(render_failure(found, exc, self.secrets()), pytrace=False) from None
+            timeout = self.run.options.timeout if self.run is not None else 5.0
+            raise pytest.fail.Exception(render_failure(found, exc, self.secrets(), timeout), pytrace=False) from None
         finally:
             if _EXCHANGE not in item.stash and len(exchanges) > first:
                 item.stash[_EXCHANGE] = exchanges[-1]
@@ -276,7 +277,7 @@ class ConformanceSession:
                 duration_ms=round(report.duration * 1000, 1),
                 message=message,
                 fix=found.fix,
-                exchange=None if exchange is None else record_exchange(exchange, self.secrets()),
+                exchange=None if exchange is None else record_exchange(exchange, self.secrets(), self.settings.timeout),
             )
         )
 

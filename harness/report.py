@@ -100,7 +100,7 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def record_exchange(exchange: Exchange, secrets: Iterable[Secret]) -> ExchangeRecord:
+def record_exchange(exchange: Exchange, secrets: Iterable[Secret], timeout: float = 5.0) -> ExchangeRecord:
     """An exchange as a report shows it, masked and capped like the failure text."""
     masked = list(secrets)
     request, response = exchange.request, exchange.response
@@ -121,7 +121,7 @@ def record_exchange(exchange: Exchange, secrets: Iterable[Secret]) -> ExchangeRe
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
         error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
-        curl=redact(reproduction(request), masked),
+        curl=redact(reproduction(request, timeout), masked),
     )
 
 
