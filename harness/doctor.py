@@ -11,20 +11,27 @@ from harness.transport import Exchange, TransportError
 
 __all__ = ["hint", "setup_hint"]
 
-#: (lowest status, highest status, hint for a request that carried the right secret)
+_REJECTED_PAYLOAD = (
+    'accept the envelope {"event", "data"}, unknown keys, nulls and 0/1 integers (see schemas/); a '
+    "rejection counts toward the Cloud disabling the webhook."
+)
+
+#: (lowest status, highest status, hint for a request that carried the right secret); the first match wins.
 STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
     (
-        300,
-        399,
-        "Answer at the URL itself. The Cloud turns a 301/302 into a GET without a body, so the event is lost, and "
-        "sends its secret on to the new location; the harness never follows redirects.",
+        301,
+        303,
+        "Answer at the URL itself. The Cloud turns a 301/302/303 into a GET without a body, so the event is lost, "
+        "and sends its secret on to the new location; the harness never follows redirects.",
     ),
     (
-        400,
-        400,
-        'The receiver rejected the Cloud\'s payload: accept the envelope {"event", "data"}, unknown keys, nulls '
-        "and 0/1 integers (see schemas/).",
+        307,
+        308,
+        "Answer at the URL itself. The Cloud re-sends a 307/308 POST, body and secret included, to the new "
+        "location, so the secret leaves the registered URL; the harness never follows redirects.",
     ),
+    (300, 399, "Answer at the URL itself: the Cloud follows redirects with its secret; the harness never does."),
+    (400, 400, f"The receiver rejected the Cloud's payload: {_REJECTED_PAYLOAD}"),
     (
         401,
         401,
@@ -37,17 +44,14 @@ STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
         "403 with the right secret: the receiver's secret differs from the one given here, or a framework's CSRF "
         "protection rejects the POST (exempt the webhook route, e.g. Django's @csrf_exempt).",
     ),
-    (
-        404,
-        404,
-        "Nothing answers at this path: check the URL's path, and any trailing slash, against the receiver's route.",
-    ),
+    (404, 404, "Nothing answers at this path: check the URL's path, and any trailing slash, against the route."),
     (405, 405, "The route exists but does not accept POST: allow POST on it (Flask: methods=['POST'])."),
     (
         415,
         415,
         "The receiver refuses Content-Type: application/json, which is what the Cloud sends: parse JSON bodies.",
     ),
+    (422, 422, f"The receiver's validation (FastAPI, pydantic...) rejected the Cloud's payload: {_REJECTED_PAYLOAD}"),
     (
         500,
         599,
@@ -82,7 +86,14 @@ TLS_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
         "The certificate is self-signed: the Cloud accepts only certificates from a public CA (Let's Encrypt "
         "works). To test a private setup here, pass --webhook-ca-bundle.",
     ),
-    (("hostname mismatch",), "The certificate is issued for another host name: it must cover the host in the URL."),
+    (
+        ("hostname mismatch", "ip address mismatch"),
+        "The certificate is issued for another host name: it must cover the host in the URL.",
+    ),
+    (
+        ("wrong version number", "packet length too long", "record layer failure"),
+        "This port does not speak TLS: is the URL's scheme right (http:// for a plain-HTTP port)?",
+    ),
     (
         ("local issuer",),
         "The certificate's issuer is unknown: serve the full chain, intermediate certificates included; for a "

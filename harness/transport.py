@@ -283,7 +283,13 @@ _PROTOCOL_MARKERS = (
     "LineTooLong",
     "got more than",
 )
-_DNS_MARKERS = ("Name or service not known", "NameResolution", "getaddrinfo")
+_DNS_MARKERS = (
+    "Name or service not known",
+    "NameResolution",
+    "getaddrinfo",
+    "Temporary failure in name resolution",
+    "nodename nor servname",
+)
 # Of requests' own errors, only these are about the connection; the others (InvalidHeader...) are about the
 # request, and their text quotes the offending value, which can be the secret.
 _CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -315,7 +321,10 @@ def _reason(exc: BaseException) -> str:
     while exc.__context__ is not None and not isinstance(exc, (ssl.SSLError, OSError)):
         exc = exc.__context__
     inner = exc.args[0] if exc.args else exc
-    return str(getattr(inner, "reason", inner))[:300]
+    text = str(getattr(inner, "reason", inner))
+    # "_TrackedHTTPConnection(host='127.0.0.1', port=1): Failed to ..." -> "Failed to ..."
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>: |\w+Connection(Pool)?\([^()]*\): ", "", text)
+    return text[:300]
 
 
 # --- reachability ------------------------------------------------------------------------------

@@ -130,8 +130,11 @@ def exchange(status: int | None, *, error: str = "", secret: Secret | None = RIG
 
 
 DOCTOR_CASES = [
-    (exchange(301), "turns a 301/302 into a GET without a body"),
+    (exchange(301), "turns a 301/302/303 into a GET without a body"),
     (exchange(302), "sends its secret on to the new location"),
+    (exchange(307), "re-sends a 307/308 POST, body and secret included"),
+    (exchange(308), "re-sends a 307/308 POST"),
+    (exchange(422), "validation (FastAPI, pydantic...) rejected"),
     (exchange(400), "accept the envelope"),
     (exchange(401), "configured with another secret"),
     (exchange(401, secret=Secret("")), "none is configured here: set WEBHOOK_SECRET"),
@@ -159,7 +162,9 @@ TLS_CASES = [
     ("certificate verify failed: self signed certificate in certificate chain", "self-signed"),
     ("certificate verify failed: Hostname mismatch, certificate is not valid for 'x'", "another host name"),
     ("certificate verify failed: unable to get local issuer certificate", "full chain"),
-    ("wrong version number", "The Cloud verifies certificates too"),
+    ("wrong version number", "This port does not speak TLS"),
+    ("certificate verify failed: IP address mismatch, certificate is not valid for '127.0.0.1'", "another host name"),
+    ("unexpected eof while reading", "The Cloud verifies certificates too"),
 ]
 
 
