@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -27,6 +28,7 @@ from harness.events import KNOWN_EVENTS
 from harness.exitcodes import ExitCode
 from harness.explain import safe_text
 from harness.schemas import delivery_errors
+from harness.secret import Secret, redact
 from harness.settings import SettingError, resolve
 
 __all__ = ["main", "requirements_markdown"]
@@ -34,8 +36,11 @@ __all__ = ["main", "requirements_markdown"]
 EXIT_CODES = """exit codes:
   0  every MUST requirement holds (check), or the event got a 2xx (send)
   1  a requirement failed (with --strict, a SHOULD one too), or the event did not get a 2xx
+  2  interrupted
+  3  the harness itself failed: a bug, please report it
   4  usage error: a bad option, environment variable or file
-  6  the target cannot be reached (connection refused, DNS, TLS)"""
+  5  no checks selected (check, with -- -k ...)
+  6  no connection can be made to the target (refused, DNS, TLS)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,13 +65,19 @@ def _parser() -> _Parser:
         "check",
         help="run the conformance suite and print the verdict",
         usage="%(prog)s [URL] [options] [-- PYTEST-OPTIONS]",
-        epilog="Options after -- go to pytest, e.g. -- -k AUTH to run the secret checks only.",
+        epilog="Options after -- go to pytest, e.g. -- -k AUTH to run the secret checks only.\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("url", nargs="?", help="the receiver's URL; none: the embedded reference receiver")
-    check.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    check.add_argument("--strict", "--webhook-strict", action="store_true", help="SHOULD failures fail the run too")
     _add_connection_options(check)
     for kind in ("json", "md", "html"):
-        check.add_argument(f"--report-{kind}", metavar="PATH", help=f"write the {kind.upper()} report to PATH")
+        check.add_argument(
+            f"--report-{kind}",
+            f"--webhook-report-{kind}",
+            metavar="PATH",
+            help=f"write the {kind.upper()} report to PATH",
+        )
 
     send = commands.add_parser("send", help="deliver one event as the Cloud would, and print the answer")
     send.add_argument("event", help=f"the event name, e.g. {KNOWN_EVENTS[1]!r}")
@@ -75,7 +86,7 @@ def _parser() -> _Parser:
     _add_connection_options(send)
 
     serve = commands.add_parser("serve", help="run the reference receiver (secret: WEBHOOK_SECRET)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: %(default)s)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
 
     listing = commands.add_parser("requirements", help="list the requirement catalogue")
@@ -84,9 +95,25 @@ def _parser() -> _Parser:
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--secret-file", metavar="PATH", help="file holding the secret (default: $WEBHOOK_SECRET)")
-    parser.add_argument("--timeout", metavar="SECONDS", help="connect and read timeout (default 5, at most 5)")
-    parser.add_argument("--ca-bundle", metavar="PATH", help="CA bundle for a receiver behind a private CA")
+    # The pytest plugin's spellings too: hints and error messages use them.
+    parser.add_argument(
+        "--secret-file",
+        "--webhook-secret-file",
+        metavar="PATH",
+        help="file holding the secret (default: $WEBHOOK_SECRET)",
+    )
+    parser.add_argument(
+        "--timeout", "--webhook-timeout", metavar="SECONDS", help="connect and read timeout (default 5, at most 5)"
+    )
+    parser.add_argument(
+        "--ca-bundle", "--webhook-ca-bundle", metavar="PATH", help="CA bundle for a receiver behind a private CA"
+    )
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,21 +170,31 @@ def _send(args: argparse.Namespace) -> int:
     cli = {"target_url": args.to, "secret_file": args.secret_file, "timeout": args.timeout, "ca_bundle": args.ca_bundle}
     try:
         settings = resolve({}, os.environ, cli)
-        data = _read_data(args.data, args.event) if args.data else None
+        if args.data:
+            data = _read_data(args.data, args.event)
+        elif args.event not in KNOWN_EVENTS:
+            known = ", ".join(repr(e) for e in KNOWN_EVENTS)
+            raise ValueError(f"{args.event!r} is not an event the Cloud sends ({known}); give --data to send it anyway")
+        else:
+            data = None
     except (SettingError, ValueError) as exc:
-        print(f"webhook-conformance send: {exc}", file=sys.stderr)
+        # The settings speak of --target-url; this command calls it --to.
+        message = str(exc).replace("command-line option --target-url", "--to")
+        print(f"webhook-conformance send: {message}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
     assert settings.target_url is not None
     options = transport.Options(timeout=settings.timeout, verify=settings.ca_bundle or True)
     request = delivery(settings.target_url, args.event, right_secret(settings.secret), data=data)
     exchange = transport.send(request, options)
-    secrets = [settings.secret] if settings.secret else []
-    print(f"Sent {request.description} to {settings.target_url}")
+    password = urllib.parse.urlsplit(settings.target_url).password
+    secrets = [s for s in (settings.secret, Secret(password or "")) if s]
+    print(redact(f"Sent {request.description} to {settings.target_url}", secrets))
     if exchange.response is None:
         assert exchange.error is not None
-        print(f"No response: {exchange.error.kind}: {exchange.error.detail}")
+        print(redact(f"No response: {exchange.error.kind}: {exchange.error.detail}", secrets))
         print(f"Hint: {setup_hint(exchange.error) or hint(exchange)}")
-        return ExitCode.TARGET_UNREACHABLE if exchange.error.kind in ("connect", "dns", "tls") else 1
+        unreachable = exchange.error.kind in ("connect", "dns", "tls", "connect-timeout")
+        return ExitCode.TARGET_UNREACHABLE if unreachable else ExitCode.REQUIREMENT_FAILED
     response = exchange.response
     print(f"HTTP {response.status} {response.reason} ({exchange.elapsed * 1000:.0f} ms)")
     for name, value in response.headers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -193,12 +194,13 @@ def write_reports(report: RunReport, settings: Settings, environ: Mapping[str, s
         "report-md": render.markdown,
         "report-html": render.html,
     }
-    targets = [(path, writers[kind]) for kind, path in settings.reports().items()]
     # GitHub Actions shows this file on the run's page; it is appended to, as other steps may write it too.
     summary = environ.get("GITHUB_STEP_SUMMARY")
     lines = []
-    for path, write in targets:
-        lines.append(_write(path, write(report), append=False))
+    for kind, path in settings.reports().items():
+        if summary and kind == "report-md" and os.path.abspath(path) == os.path.abspath(summary):
+            continue  # --webhook-report-md "$GITHUB_STEP_SUMMARY": appended below, not written over
+        lines.append(_write(path, writers[kind](report), append=False))
     if summary:
         lines.append(_write(summary, render.markdown(report), append=True))
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -157,3 +158,55 @@ def test_check_ignores_the_current_directorys_pytest_configuration(tmp_path: Pat
     assert result.returncode == ExitCode.OK, result.stdout + result.stderr
     assert result.stdout.rstrip().splitlines()[-1].startswith("READY for activation")
     assert "warning" not in result.stdout.lower()
+
+
+def test_send_unknown_event_without_data_is_a_usage_error(serve: Serve, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "Site Created", "--to", serve(correct)]) == ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert "'Site Created' is not an event the Cloud sends" in err
+    assert "'Site Plan Change'" in err
+
+
+def test_send_masks_a_password_in_the_url(serve: Serve, capsys: pytest.CaptureFixture[str]) -> None:
+    url = serve(correct).replace("http://", "http://alice:hunter2-super-secret-pw@")
+    main(["send", "Webhook Validate", "--to", url])
+    out = capsys.readouterr().out
+    assert "hunter2-super-secret-pw" not in out
+    assert "alice:[Filtered]@" in out
+
+
+def test_send_names_its_own_option_in_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "Webhook Validate", "--to", "ftp://r.example.com/"]) == ExitCode.USAGE_ERROR
+    assert "--to: 'ftp://r.example.com/' is not an http" in capsys.readouterr().err
+
+
+def test_serve_rejects_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "99999"])
+    assert exit_info.value.code == ExitCode.USAGE_ERROR
+    assert "'99999' is not a port number" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        assert main(["serve", "--port", str(busy.getsockname()[1])]) == 1
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_check_accepts_the_plugins_spelling_of_options(tmp_path: Path) -> None:
+    from harness.cli import _parser
+
+    parsed = _parser().parse_args(
+        ["check", "--webhook-ca-bundle", "ca.pem", "--webhook-strict", "--webhook-report-md", "s.md"]
+    )
+    assert (parsed.ca_bundle, parsed.strict, parsed.report_md) == ("ca.pem", True, "s.md")
+
+
+def test_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ([], ["check"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        out = capsys.readouterr().out
+        for code in range(7):
+            if code != ExitCode.REQUIREMENT_FAILED or command == []:
+                assert f"\n  {code}  " in out, (command, code)

@@ -68,7 +68,7 @@ def test_failing_run_reports_failures_with_exchange_and_reproduction(
     assert len(failed) == 5
     for record in failed:
         assert record["exchange"]["status"] == 200
-        assert record["exchange"]["curl"].startswith("curl -sS -i")
+        assert " && curl -sS -i -g --http1.1" in record["exchange"]["curl"]
         assert "tr a-zA-Z A-Za-z" in record["exchange"]["curl"]
         assert record["message"].startswith(record["requirement"])
     assert markdown.index("AUTH-1") < markdown.index("HS-1")  # failures first
@@ -151,3 +151,15 @@ def assert_valid_offline_html(html: str, report: dict[str, Any]) -> None:
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
     assert "url(" not in html
+
+
+def test_markdown_report_into_the_job_summary_appends_once(
+    run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step_summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run_suite(f"--webhook-report-md={summary}")
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n")
+    assert text.count("READY for activation") == 1
