@@ -17,7 +17,7 @@ from harness.checks import CheckFailed
 from harness.secret import Secret, redact
 from harness.transport import Exchange, Request
 
-__all__ = ["excerpt", "render_failure", "reproduction", "safe_text"]
+__all__ = ["LEAK_FILE", "excerpt", "render_failure", "reproduction", "safe_text"]
 
 EXCERPT_CHARS = 300
 #: Response headers worth showing with a failure: they explain redirects, method and auth problems.
@@ -55,6 +55,10 @@ def _response_lines(exchange: Exchange, secrets: list[Secret]) -> list[str]:
     return lines
 
 
+#: Where the reproduction of a leak puts the answer: running it must not print the secret either.
+LEAK_FILE = "leaked-response.txt"
+
+
 def render_failure(
     requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret], timeout: float = 5.0
 ) -> str:
@@ -76,17 +80,22 @@ def render_failure(
     text = "\n".join(_neutralise(line, masked) for line in lines)
     if exchange is not None:
         # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
-        text += "\nReproduce with:\n  " + redact(reproduction(exchange.request, timeout), masked)
+        save_to = LEAK_FILE if requirement.id == "LEAK-1" else None
+        note = f" (the answer holds the secret, so it goes to {LEAK_FILE})" if save_to else ""
+        text += f"\nReproduce with{note}:\n  " + redact(reproduction(exchange.request, timeout, save_to), masked)
     return text
 
 
-def reproduction(request: Request, timeout: float = 5.0) -> str:
+def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = None) -> str:
     """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed.
 
     -g keeps curl from globbing [] and {} in the URL, --http1.1 speaks what the Cloud speaks, and the
-    harness's own timeouts make a timeout reproduce as one (curl exits 28).
+    harness's own timeouts make a timeout reproduce as one (curl exits 28). With ``save_to`` the answer
+    goes to that file and only its status is printed: for an answer that holds the secret.
     """
     command = [f"curl -sS -i -g --http1.1 --connect-timeout {timeout:g} --max-time {2 * timeout:g}"]
+    if save_to is not None:
+        command.append(f"-o {shlex.quote(save_to)} -w '%{{http_code}}\\n'")
     if request.method != "POST" or not request.body:
         command.append(f"-X {request.method}")
     command.append(shlex.quote(_wire_url(request.url)))

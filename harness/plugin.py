@@ -22,8 +22,18 @@ from harness.checks import CheckFailed, NotApplicable
 from harness.client import Client, Target
 from harness.dashboard_url import dashboard_rejections
 from harness.exitcodes import ExitCode
-from harness.explain import render_failure
-from harness.report import CheckRecord, Coverage, Outcome, RunReport, now, record_exchange, verdict, write_reports
+from harness.explain import LEAK_FILE, render_failure
+from harness.report import (
+    CheckRecord,
+    Coverage,
+    ExchangeRecord,
+    Outcome,
+    RunReport,
+    now,
+    record_exchange,
+    verdict,
+    write_reports,
+)
 from harness.run import Run
 from harness.secret import Secret, redact
 from harness.settings import OPTIONS, SettingError, Settings, resolve
@@ -277,9 +287,13 @@ class ConformanceSession:
                 duration_ms=round(report.duration * 1000, 1),
                 message=message,
                 fix=found.fix,
-                exchange=None if exchange is None else record_exchange(exchange, self.secrets(), self.settings.timeout),
+                exchange=None if exchange is None else self._exchange_record(exchange, found),
             )
         )
+
+    def _exchange_record(self, exchange: Exchange, found: Requirement) -> ExchangeRecord:
+        save_to = LEAK_FILE if found.id == "LEAK-1" else None  # its answer holds the secret
+        return record_exchange(exchange, self.secrets(), self.settings.timeout, save_to)
 
     def _redact(self, report: pytest.TestReport) -> None:
         secrets = self.secrets()

@@ -101,7 +101,9 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def record_exchange(exchange: Exchange, secrets: Iterable[Secret], timeout: float = 5.0) -> ExchangeRecord:
+def record_exchange(
+    exchange: Exchange, secrets: Iterable[Secret], timeout: float = 5.0, save_to: str | None = None
+) -> ExchangeRecord:
     """An exchange as a report shows it, masked and capped like the failure text."""
     masked = list(secrets)
     request, response = exchange.request, exchange.response
@@ -122,7 +124,7 @@ def record_exchange(exchange: Exchange, secrets: Iterable[Secret], timeout: floa
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
         error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
-        curl=redact(reproduction(request, timeout), masked),
+        curl=redact(reproduction(request, timeout, save_to), masked),
     )
 
 

@@ -16,6 +16,7 @@ from conftest import SuiteRun
 from gallery import GALLERY, SECRET, Broken, Handler, accepts_prefix, unauthorized
 from harness import doctor
 from harness.deliveries import SECRET_VARIANTS, SecretVariant
+from harness.explain import LEAK_FILE
 from harness.secret import Secret
 from harness.transport import Exchange, TransportError
 from harness.transport import Request as HarnessRequest
@@ -94,12 +95,18 @@ def test_printed_reproduction_gets_the_same_status(
         out = subprocess.run(
             ["bash", "-c", command],
             env={"WEBHOOK_SECRET": broken.secret or "", "PATH": "/usr/bin:/bin"},
+            cwd=pytester.path,
             capture_output=True,
             timeout=30,
             check=False,
         )
         if status is None:  # no answer within the harness's timeouts: curl times out with them
             assert out.returncode == 28, (command, out.stderr)
+            continue
+        if LEAK_FILE in command:  # the answer holds the secret: only its status is printed
+            assert out.stdout.decode().strip() == str(status)
+            assert (broken.secret or "")[:12] not in out.stdout.decode()
+            assert (pytester.path / LEAK_FILE).read_bytes().startswith(b"HTTP/1.1")
             continue
         first_line = out.stdout.split(b"\r\n", 1)[0].decode("latin-1")
         assert re.match(rf"HTTP/1\.[01] {status}\b", first_line), (command, first_line, out.stderr)
