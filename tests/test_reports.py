@@ -163,3 +163,16 @@ def test_markdown_report_into_the_job_summary_appends_once(
     text = summary.read_text()
     assert text.startswith("# earlier step\n")
     assert text.count("READY for activation") == 1
+
+
+def test_setup_error_is_an_errored_case_in_junit(run_suite: RunSuite, pytester: pytest.Pytester) -> None:
+    import xml.etree.ElementTree as ET
+
+    run = run_suite("--target-url", f"http://127.0.0.1:{free_port()}/webhook", "--junitxml=out.xml")
+    assert run.ret == ExitCode.TARGET_UNREACHABLE
+    suite = ET.parse(pytester.path / "out.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("errors") == "1"
+    error = suite.find("testcase/error")
+    assert error is not None
+    assert "cannot reach the target" in (error.get("message", "") + (error.text or ""))
