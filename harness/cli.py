@@ -12,6 +12,7 @@ Exit codes are the suite's (harness.exitcodes): 0 ready, 1 a requirement failed,
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -136,10 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     import pytest  # the suite runs in pytest; the other commands do not need it
 
-    import conformance_tests
-
     # The suite's own configuration, not the current directory's; node ids relative to the installed suite.
-    suite = Path(conformance_tests.__file__).resolve().parent
+    # Found, not imported: pytest must be the first to import it, or it warns that it cannot rewrite it.
+    spec = importlib.util.find_spec("conformance_tests")
+    if spec is None or spec.origin is None:
+        print("webhook-conformance: the conformance suite is not installed", file=sys.stderr)
+        return ExitCode.INTERNAL_ERROR
+    suite = Path(spec.origin).resolve().parent
     ini = Path(__file__).resolve().parent / "check.ini"
     options = [
         "-c",
