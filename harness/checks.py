@@ -97,12 +97,10 @@ def answered_ok_body(exchange: Exchange) -> None:
         raise NotApplicable(f"the request did not get a 2xx ({status_text(exchange)}), so its body is not judged")
     if response.body.strip() == OK_BODY:
         return
-    raise CheckFailed(
-        "the body OK",
-        f"{response.status} with a body of {len(response.body)} bytes",
-        exchange,
-        "The Cloud accepts any 2xx, but its documentation answers 'OK'; receivers following it interoperate best.",
-    )
+    hint = "The Cloud accepts any 2xx, but its documentation answers 'OK'; receivers following it interoperate best."
+    if response.status == 204:
+        hint = "A 204 cannot carry a body: answer 200 with the body OK (the Cloud accepts either)."
+    raise CheckFailed("the body OK", f"{response.status} with a body of {len(response.body)} bytes", exchange, hint)
 
 
 def never_redirected(exchanges: Iterable[Exchange]) -> None:
@@ -114,7 +112,7 @@ def never_redirected(exchanges: Iterable[Exchange]) -> None:
 
 
 def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
-    """No response, status line, header or body, contains the secret (in any case) or a long run of it."""
+    """No response, status line, header or body, contains the secret (in any case) or three quarters of it."""
     __tracebackhide__ = True
     if not secret:
         raise NotApplicable("no secret is configured, so there is none to leak")
@@ -128,15 +126,18 @@ def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
         if response is None:
             continue
         headers = "\n".join(f"{k}: {v}" for k, v in response.headers)
-        for where, text in (
+        # Both decodings: a non-ASCII secret can come back as UTF-8 or as the Latin-1 bytes it was sent as.
+        texts = [
+            ("body", response.body.decode("utf-8", "replace")),
             ("body", response.body.decode("latin-1")),
             ("headers", headers),
             ("reason", response.reason),
-        ):
-            if secret.runs(text):
+        ]
+        for where, text in texts:
+            if secret.leaked_in(text):
                 raise CheckFailed(
                     "no response containing the secret",
-                    f"the secret, or a long run of it, in the response {where} ({status_text(exchange)})",
+                    f"the secret, or three quarters of it, in the response {where} ({status_text(exchange)})",
                     exchange,
                     "Never echo the secret, nor the received header, in a response: the Cloud shows response "
                     "bodies in its dashboard.",

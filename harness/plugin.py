@@ -59,6 +59,8 @@ def requirement(requirement_id: str, cases: Sequence[tuple[str, object]] | None 
     lookup_requirement(requirement_id)  # an unknown id fails at import, not at run time
 
     def decorate(function: F) -> F:
+        # How many checks this function makes, whatever -k or a node id selects: what "the whole suite" is.
+        function.webhook_cases = len(cases) if cases is not None else 1  # type: ignore[attr-defined]
         marked: F = pytest.mark.requirement(requirement_id)(function)
         if cases is None:
             return pytest.mark.parametrize("requirement_id", [requirement_id], ids=[requirement_id])(marked)  # type: ignore[no-any-return]
@@ -116,8 +118,8 @@ class ConformanceSession:
             self._settings, self._settings_error = None, f"webhook conformance: {exc}"
         self.run: Run | None = None
         self.report: RunReport | None = None
-        #: Every check of the suite that was collected, before -k or any other deselection.
-        self.suite_checks: set[str] = set()
+        #: Checks per requirement, as the test functions collected define them (all their cases).
+        self.expected: dict[str, int] = {}
         self._original_record_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._redacting_record_factory)
 
@@ -161,11 +163,15 @@ class ConformanceSession:
 
         # Catalogue order, like the Cloud's own: the handshake before any event.
         items.sort(key=position)
+        seen: set[int] = set()
         for item in items:
             found = _requirement(item)
             if found is not None:
                 item.user_properties += [("requirement", found.id), ("level", found.level)]
-                self.suite_checks.add(item.nodeid)
+                function = getattr(item, "function", None)
+                if function is not None and id(function) not in seen:
+                    seen.add(id(function))
+                    self.expected[found.id] = self.expected.get(found.id, 0) + getattr(function, "webhook_cases", 1)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -351,8 +357,10 @@ class ConformanceSession:
         if report is not None:
             report.finished = now()
             coverage = Coverage(
-                checks=len(self.suite_checks),
-                interrupted=session.exitstatus == ExitCode.INTERRUPTED or bool(session.shouldstop),
+                expected=self.expected,
+                interrupted=session.exitstatus == ExitCode.INTERRUPTED
+                or bool(session.shouldstop)
+                or bool(session.shouldfail),  # -x, --maxfail
                 secret_configured=bool(self.run is not None and self.run.target.secret),
                 strict=self.settings.strict,
             )

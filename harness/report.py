@@ -132,8 +132,9 @@ def record_exchange(
 class Coverage:
     """How much of the suite this run judged, and on what terms."""
 
-    #: Checks in the whole suite, before any -k or deselection.
-    checks: int
+    #: Checks per requirement in the test functions collected, all their cases counted; a requirement
+    #: whose tests were not collected at all is missing.
+    expected: Mapping[str, int]
     interrupted: bool = False
     secret_configured: bool = True
     strict: bool = False
@@ -163,6 +164,10 @@ def verdict(
     tail = "".join(f"; {note}" for note in notes) + f". Target: {target}"
     errors = len([r for r in records if r.outcome == "error"])
     ran = len({r.nodeid for r in records})
+    ran_by_requirement = {rid: len({r.nodeid for r in records if r.requirement == rid}) for rid in catalogue}
+    complete = all(
+        coverage.expected.get(rid, 0) > 0 and ran_by_requirement[rid] >= coverage.expected[rid] for rid in catalogue
+    )
     if setup_error is not None:
         line = f"NO VERDICT: the target could not be reached; fix the setup and run again. Target: {target}"
         return Verdict("NO VERDICT", False, [], [], line)
@@ -176,12 +181,14 @@ def verdict(
         line = f"NOT READY for activation: {', '.join(must_failed)} failed{tail}"
         return Verdict("NOT READY", False, must_failed, should_failed, line)
     if coverage.interrupted:
-        line = f"NO VERDICT: the run was interrupted after {ran} of {coverage.checks} checks. Target: {target}"
+        checks = f"{ran} check{'s' if ran != 1 else ''}"
+        line = f"NO VERDICT: the run stopped after {checks}, before the end of the suite. Target: {target}"
         return Verdict("NO VERDICT", False, [], should_failed, line)
-    if ran < coverage.checks:
+    if not complete:
+        covered = len([rid for rid in catalogue if ran_by_requirement[rid]])
         line = (
-            f"PARTIAL RUN: no MUST failed among the {ran} of {coverage.checks} checks that ran; run the whole "
-            f"suite for a verdict{tail}"
+            f"PARTIAL RUN: no MUST failed among the {ran} checks that ran, which are not the whole suite ({covered} "
+            f"of {len(catalogue)} requirements touched); run the whole suite for a verdict{tail}"
         )
         return Verdict("PARTIAL RUN", False, [], should_failed, line)
     return Verdict("READY", True, [], should_failed, f"READY for activation: every MUST requirement passed{tail}")

@@ -8,7 +8,7 @@ from harness import doctor, transport
 from harness.client import Client, Target
 from harness.deliveries import delivery, right_secret, variant_values
 from harness.events import VALIDATE
-from harness.secret import Secret
+from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.settings import Settings
 
 __all__ = ["Run", "unreachable_message"]
@@ -59,7 +59,9 @@ class Run:
         secret = self.target.secret
         masked = [secret, *variant_values(secret)] if secret else []
         password = urllib.parse.urlsplit(self.target.url).password
-        return [*masked, Secret(urllib.parse.unquote(password)), Secret(password)] if password else masked
+        if not password or len(password) < MIN_JUDGED_LENGTH:
+            return masked  # masking a short password everywhere would garble every line ("401", "AUTH-1")
+        return [*masked, Secret(urllib.parse.unquote(password)), Secret(password)]
 
     def close(self) -> None:
         if self._embedded is not None:

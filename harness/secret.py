@@ -7,6 +7,7 @@ through :func:`redact` (the plugin applies it to reports, captured output and lo
 from __future__ import annotations
 
 import base64
+import math
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -17,10 +18,13 @@ MASK = "[Filtered]"
 
 #: A response can contain a shorter secret by chance ("ok", "1234"), so leaks are judged only above this.
 MIN_JUDGED_LENGTH = 8
-#: A run of the secret this long, or half the secret if longer, in any case, identifies it: it is masked,
-#: and judged a leak. Runs inside the header's own name are not: a human-chosen secret
-#: ("my-webhook-secret-2024") shares words with "X-Webhook-Secret", which all our texts mention.
+#: A run of the secret this long, or half the secret if longer, in any case, is masked. Runs inside the
+#: header's own name are not: a human-chosen secret ("my-webhook-secret-2024") shares words with
+#: "X-Webhook-Secret", which all our texts mention.
 MIN_RUN = 12
+#: Judging a leak needs more: three quarters of the secret, 16 characters at least, since a human-chosen
+#: secret also shares words with a receiver's own error text ("invalid webhook-secret header").
+LEAK_SHARE, MIN_LEAK_RUN = 0.75, 16
 _HEADER_NAME = re.compile(re.escape("X-Webhook-Secret"), re.IGNORECASE)
 
 
@@ -56,17 +60,21 @@ class Secret:
         # Pickling would carry the value into caches and worker processes.
         raise TypeError("a Secret cannot be pickled")
 
-    def run_length(self) -> int:
-        """How long a run of the value must be to count as the secret."""
-        return max(MIN_RUN, (len(self._value) + 1) // 2)
+    def run_length(self, share: float = 0.5, least: int = MIN_RUN) -> int:
+        """How long a run of the value must be to count as the secret: ``share`` of it, ``least`` at least."""
+        return max(least, math.ceil(len(self._value) * share))
 
-    def runs(self, text: str) -> list[tuple[int, int]]:
-        """Spans of ``text`` that are the whole value in any case, or a long enough run of it."""
+    def leaked_in(self, text: str) -> bool:
+        """Whether ``text`` holds the value in any case, or three quarters of it: a leak, for LEAK-1."""
+        return bool(self.runs(text, self.run_length(LEAK_SHARE, MIN_LEAK_RUN)))
+
+    def runs(self, text: str, length: int | None = None) -> list[tuple[int, int]]:
+        """Spans of ``text`` that are the whole value in any case, or a run of it of ``length`` (default: half)."""
         value = self._value
         if not value:
             return []
         spans = [m.span() for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
-        length = self.run_length()
+        length = length or self.run_length()
         if len(value) >= length:
             windows = re.compile(
                 "|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)), re.IGNORECASE

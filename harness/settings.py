@@ -200,8 +200,10 @@ def resolve(
     ``ini`` and ``cli`` are keyed by :attr:`Option.name`; ``env`` is the process environment.
     Empty values count as not given.
     """
-    for layer_name, given in (("environment", env.get("WEBHOOK_TARGET_URL")), ("command line", cli.get("target_url"))):
-        if given is not None and not str(given).strip():
+    cli_url = cli.get("target_url")
+    for layer_name, given in (("environment", env.get("WEBHOOK_TARGET_URL")), ("command line", cli_url)):
+        settled_later = layer_name == "environment" and bool(cli_url and str(cli_url).strip())
+        if given is not None and not str(given).strip() and not settled_later:
             # Typically an unset variable in CI: checking the embedded receiver instead would pass silently.
             raise SettingError(
                 f"{_where(layer_name, 'target_url')} is set but empty: give the receiver's URL, or unset it to "

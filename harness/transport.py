@@ -322,6 +322,8 @@ def _reason(exc: BaseException) -> str:
         exc = exc.__context__
     inner = exc.args[0] if exc.args else exc
     text = str(getattr(inner, "reason", inner))
+    if not re.search("[A-Za-z]", text):  # a bare errno or byte count says nothing: name the error instead
+        text = f"{type(exc).__name__}: {exc}"
     # "_TrackedHTTPConnection(host='127.0.0.1', port=1): Failed to ..." -> "Failed to ..."
     text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>: |\w+Connection(Pool)?\([^()]*\): ", "", text)
     return text[:300]

@@ -105,7 +105,7 @@ def test_k_selects_a_family(run_suite: RunSuite) -> None:
     outcomes = run.result.parseoutcomes()
     assert outcomes == {"passed": 7, "deselected": 46}
     assert "[AUTH-1-missing]" in run.output
-    assert "PARTIAL RUN: no MUST failed among the 7 of 53 checks that ran" in run.output
+    assert "PARTIAL RUN: no MUST failed among the 7 checks that ran, which are not the whole suite" in run.output
 
 
 def test_every_requirement_is_checked_and_every_check_has_a_requirement(run_suite: RunSuite) -> None:
@@ -280,7 +280,12 @@ def test_breaks(webhook_client, requirement_id):
 @pytest.mark.parametrize(
     ("requirement", "exception", "code", "words"),
     [
-        ("HS-2", "KeyboardInterrupt", ExitCode.INTERRUPTED, "NO VERDICT: the run was interrupted after 1 of 2 checks"),
+        (
+            "HS-2",
+            "KeyboardInterrupt",
+            ExitCode.INTERRUPTED,
+            "NO VERDICT: the run stopped after 1 check, before the end",
+        ),
         ("HS-3", "KeyError('a harness bug')", ExitCode.INTERNAL_ERROR, "NO VERDICT: the harness itself failed"),
     ],
     ids=["interrupted", "bug-in-a-should-check"],
@@ -328,3 +333,57 @@ def test_receiver_that_drops_gets_is_not_a_setup_error(run_suite: RunSuite) -> N
         )
     assert "cannot reach" not in run.output
     assert run.failed_requirements() == set()
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        [
+            "--pyargs",
+            "conformance_tests.test_handshake",
+            "conformance_tests.test_events",
+            "conformance_tests.test_hygiene",
+        ],
+        ["--pyargs", "conformance_tests.test_handshake"],
+        ["--pyargs", "conformance_tests", "-k", "HS-1 or EVT-1-site-plan-change"],
+    ],
+    ids=["three-modules", "one-module", "some-cases"],
+)
+def test_collecting_part_of_the_suite_is_never_ready(
+    serve: Serve, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, selection: list[str]
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    result = pytester.runpytest_inprocess(*selection, "--target-url", serve(correct))
+    assert "PARTIAL RUN" in result.stdout.str()
+    assert "READY for activation" not in result.stdout.str()
+
+
+def test_human_secret_sharing_words_with_an_error_text_is_no_leak(serve: Serve, run_suite: RunSuite) -> None:
+    human = "my-webhook-secret-2024"
+
+    def plain_spoken(request: Request, seen: list[str]) -> Response:
+        """Correct; its 401 says what is missing in words that the secret happens to contain."""
+        if request.headers.get("X-Webhook-Secret") == human:
+            return ok()
+        return Response('{"error": "missing or invalid webhook-secret header"}', 401)
+
+    run = run_suite("--target-url", serve(plain_spoken), secret=human)
+    assert run.failed_requirements() == set()
+    assert "READY for activation" in run.output
+
+
+def test_non_ascii_secret_echoed_as_utf8_is_a_leak(serve: Serve, run_suite: RunSuite) -> None:
+    secret = "p\u00e4ssw\u00f6rd-\u00e4-geheim-\u00f6\u00fc-stra\u00dfe"
+
+    def echoes_as_utf8(request: Request, seen: list[str]) -> Response:
+        """Accepts the right secret (sent as Latin-1 bytes) and echoes it back, as UTF-8."""
+        received = request.headers.get("X-Webhook-Secret", "")
+        return Response("OK " + received, 200 if received == secret else 401, content_type="text/plain; charset=utf-8")
+
+    run = run_suite("--target-url", serve(echoes_as_utf8), "-k", "LEAK", secret=secret)
+    assert run.failed_requirements() == {"LEAK-1"}
+
+
+def test_strict_run_stopped_by_x_is_no_verdict(serve: Serve, run_suite: RunSuite) -> None:
+    run = run_suite("--target-url", serve(answers_json), "--webhook-strict", "-x", secret=SECRET)
+    assert "NO VERDICT: the run stopped after" in run.output

@@ -98,3 +98,7 @@ def test_two_secrets_in_the_environment_are_settled_by_the_command_line() -> Non
 def test_flags_are_shell_quoted_to_paste_back() -> None:
     settings = resolve({}, {}, {"target_url": "https://r.example.com/web hook"})
     assert settings.as_flags().startswith("--target-url='https://r.example.com/web hook'")
+
+
+def test_empty_environment_url_is_settled_by_the_command_line() -> None:
+    assert resolve({}, {"WEBHOOK_TARGET_URL": ""}, {"target_url": URL_CLI}).target_url == URL_CLI
