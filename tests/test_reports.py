@@ -109,16 +109,18 @@ def test_partial_run_is_not_ready(run_suite: RunSuite, pytester: pytest.Pytester
     assert report["verdict"]["ready"] is False
 
 
-def test_markdown_summary_is_appended_for_github_actions(
-    run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("as_report_too", [False, True], ids=["summary", "report-md-is-the-summary"])
+def test_markdown_summary_is_appended_once_for_github_actions(
+    run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, as_report_too: bool
 ) -> None:
     summary = pytester.path / "step_summary.md"
     summary.write_text("# earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    run = run_suite()
+    # Pointing --webhook-report-md at the summary too must neither wipe earlier steps nor write twice.
+    run = run_suite(*([f"--webhook-report-md={summary}"] if as_report_too else []))
     text = summary.read_text()
     assert text.startswith("# earlier step\n")
-    assert "READY for activation" in text
+    assert text.count("READY for activation") == 1
     assert f"webhook conformance: summary appended to {summary}" in run.output
 
 
@@ -151,18 +153,6 @@ def assert_valid_offline_html(html: str, report: dict[str, Any]) -> None:
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
     assert "url(" not in html
-
-
-def test_markdown_report_into_the_job_summary_appends_once(
-    run_suite: RunSuite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    summary = pytester.path / "step_summary.md"
-    summary.write_text("# earlier step\n")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    run_suite(f"--webhook-report-md={summary}")
-    text = summary.read_text()
-    assert text.startswith("# earlier step\n")
-    assert text.count("READY for activation") == 1
 
 
 def test_setup_error_is_an_errored_case_in_junit(run_suite: RunSuite, pytester: pytest.Pytester) -> None:
