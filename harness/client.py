@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +42,16 @@ class Client:
         self.exchanges: list[transport.Exchange] = []
         self._silent_in_a_row = 0
 
-    def send(self, request: transport.Request) -> transport.Exchange:
-        """Send, unless the receiver has stopped answering: then the check cannot be judged."""
+    def _give_up_if_hung(self) -> None:
         if self._silent_in_a_row >= GIVE_UP_AFTER:
             raise NotApplicable(
                 f"not sent: the receiver did not answer the last {GIVE_UP_AFTER} requests within the timeout "
                 "(those checks failed), so it seems hung"
             )
+
+    def send(self, request: transport.Request) -> transport.Exchange:
+        """Send, unless the receiver has stopped answering: then the check cannot be judged."""
+        self._give_up_if_hung()
         exchange = transport.send(request, self.options)
         self.exchanges.append(exchange)
         silent = exchange.error is not None and exchange.error.kind in ("read-timeout", "deadline")
@@ -55,8 +59,32 @@ class Client:
         return exchange
 
     def deliver(
-        self, event: str, header: HeaderValue | None = None, *, data: Mapping[str, Any] | None = None
+        self,
+        event: str,
+        header: HeaderValue | None = None,
+        *,
+        data: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> transport.Exchange:
         """Send ``event`` like the Cloud would, with ``header`` (default: the target's secret)."""
+        return self.send(self.delivery(event, header, data=data, extra=extra))
+
+    def delivery(
+        self,
+        event: str,
+        header: HeaderValue | None = None,
+        *,
+        data: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> transport.Request:
+        """The request :meth:`deliver` would send."""
         chosen = header if header is not None else right_secret(self.target.secret)
-        return self.send(delivery(self.target.url, event, chosen, data=data))
+        return delivery(self.target.url, event, chosen, data=data, extra=extra)
+
+    def send_at_once(self, requests: Sequence[transport.Request]) -> list[transport.Exchange]:
+        """Send all ``requests`` concurrently, as the Cloud's parallel workers do, each on its own connection."""
+        self._give_up_if_hung()
+        with ThreadPoolExecutor(max_workers=max(1, len(requests))) as pool:
+            exchanges = list(pool.map(lambda request: transport.send(request, self.options), requests))
+        self.exchanges.extend(exchanges)
+        return exchanges

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ __all__ = [
     "SecretVariant",
     "delivery",
     "encode",
+    "fresh",
     "probes",
     "right_secret",
     "usable_variants",
@@ -25,13 +27,20 @@ __all__ = [
 ]
 
 
-def encode(event: str, data: Mapping[str, Any]) -> bytes:
+def encode(event: str, data: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> bytes:
     """The bytes the Cloud puts on the wire: ``requests``' ``json=`` encoding of ``{"event", "data"}``.
 
     Default separators (``", "`` and ``": "``), ASCII-escaped, ``event`` before ``data``,
-    and no NaN (requests refuses it).
+    and no NaN (requests refuses it). ``extra`` adds top-level keys after them, as a future sender might.
     """
-    return json.dumps({"event": event, "data": data}, allow_nan=False).encode("utf-8")
+    return json.dumps({"event": event, "data": data, **(extra or {})}, allow_nan=False).encode("utf-8")
+
+
+def fresh(event: str, offset: int = 0, **changes: Any) -> dict[str, Any]:
+    """The event's sample, new to the receiver: ``modified`` is now (plus ``offset`` microseconds), as no
+    run sent before, so a receiver that deduplicates does not take it for an old delivery."""
+    modified = dt.datetime.now() + dt.timedelta(microseconds=offset)
+    return {**sample_data(event), "modified": modified.strftime("%Y-%m-%d %H:%M:%S.%f"), **changes}
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,19 @@ def right_secret(secret: Secret) -> HeaderValue:
     return HeaderValue(secret, "the right secret", "$WEBHOOK_SECRET")
 
 
-def delivery(url: str, event: str, header: HeaderValue, *, data: Mapping[str, Any] | None = None) -> Request:
+def delivery(
+    url: str,
+    event: str,
+    header: HeaderValue,
+    *,
+    data: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Request:
     """A delivery of ``event`` with its sample payload (or ``data``), carrying ``header`` verbatim."""
     payload = dict(data) if data is not None else ({} if event == VALIDATE else sample_data(event))
     return Request(
         url=url,
-        body=encode(event, payload),
+        body=encode(event, payload, extra),
         description=f"{event!r} with {header.note}",
         secret=header.secret,
         secret_shell=header.shell,

@@ -60,7 +60,7 @@ LEAK_FILE = "leaked-response.txt"
 
 
 def render_failure(
-    requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret], timeout: float = 5.0
+    requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret], timeout: float = 5.0, at_once: int = 1
 ) -> str:
     """The failure template: requirement, what was sent, Expected, Actual, the response, a hint."""
     masked = list(secrets)
@@ -82,11 +82,12 @@ def render_failure(
         # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
         save_to = LEAK_FILE if requirement.id == "LEAK-1" else None
         note = f" (the answer holds the secret, so it goes to {LEAK_FILE})" if save_to else ""
-        text += f"\nReproduce with{note}:\n  " + redact(reproduction(exchange.request, timeout, save_to), masked)
+        command = reproduction(exchange.request, timeout, save_to, at_once)
+        text += f"\nReproduce with{note}:\n  " + redact(command, masked)
     return text
 
 
-def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = None) -> str:
+def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = None, at_once: int = 1) -> str:
     """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed.
 
     -g keeps curl from globbing [] and {} in the URL, --http1.1 speaks what the Cloud speaks, and the
@@ -114,6 +115,8 @@ def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = N
     if request.body:
         command.append(f"--data-binary {_shell_bytes(request.body)}")
     text = " \\\n    ".join(command)
+    if at_once > 1:  # a failure that shows only under concurrency: the same request, that many at once
+        text = f"for i in $(seq {at_once}); do\n    {text} &\n  done; wait"
     # Unset, the variable would silently send an empty header, and reproduce another failure.
     guard = ': "${WEBHOOK_SECRET:?set WEBHOOK_SECRET to the secret of the webhook}" && '
     return guard + text if uses_secret else text

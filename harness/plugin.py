@@ -247,7 +247,8 @@ class ConformanceSession:
                 item.stash[_EXCHANGE] = exc.exchange
             # The template replaces the traceback: harness frames say nothing to a receiver's author.
             timeout = self.run.options.timeout if self.run is not None else 5.0
-            raise pytest.fail.Exception(render_failure(found, exc, self.secrets(), timeout), pytrace=False) from None
+            text = render_failure(found, exc, self.secrets(), timeout, self._at_once(found))
+            raise pytest.fail.Exception(text, pytrace=False) from None
         finally:
             if _EXCHANGE not in item.stash and len(exchanges) > first:
                 item.stash[_EXCHANGE] = exchanges[-1]
@@ -311,7 +312,11 @@ class ConformanceSession:
 
     def _exchange_record(self, exchange: Exchange, found: Requirement) -> ExchangeRecord:
         save_to = LEAK_FILE if found.id == "LEAK-1" else None  # its answer holds the secret
-        return record_exchange(exchange, self.secrets(), self.settings.timeout, save_to)
+        return record_exchange(exchange, self.secrets(), self.settings.timeout, save_to, self._at_once(found))
+
+    def _at_once(self, found: Requirement) -> int:
+        """How many copies of the request its reproduction sends at once: DLV-2 fails only under concurrency."""
+        return self.settings.parallelism if found.id == "DLV-2" else 1
 
     def _redact(self, report: pytest.TestReport) -> None:
         secrets = self.secrets()

@@ -102,7 +102,7 @@ def now() -> str:
 
 
 def record_exchange(
-    exchange: Exchange, secrets: Iterable[Secret], timeout: float = 5.0, save_to: str | None = None
+    exchange: Exchange, secrets: Iterable[Secret], timeout: float = 5.0, save_to: str | None = None, at_once: int = 1
 ) -> ExchangeRecord:
     """An exchange as a report shows it, masked and capped like the failure text."""
     masked = list(secrets)
@@ -124,7 +124,7 @@ def record_exchange(
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
         error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
-        curl=redact(reproduction(request, timeout, save_to), masked),
+        curl=redact(reproduction(request, timeout, save_to, at_once), masked),
     )
 
 

@@ -21,12 +21,14 @@ from harness.secret import MASK, Secret
 
 __all__ = ["OPTIONS", "Option", "SettingError", "Settings", "resolve"]
 
-Kind = Literal["url", "secret", "secret-file", "path", "output", "seconds", "flag"]
+Kind = Literal["url", "secret", "secret-file", "path", "output", "seconds", "count", "flag"]
 
 #: The Cloud stores the secret in a 140-character field (cloud-sender.md §6).
 MAX_SECRET_LENGTH = 140
 #: The Cloud's connect and read timeouts; a longer one would test something the Cloud never does.
 CLOUD_TIMEOUT = 5.0
+#: The Cloud's background workers, which deliver in parallel (cloud-sender.md §5).
+CLOUD_WORKERS = 8
 
 
 class SettingError(ValueError):
@@ -85,6 +87,15 @@ OPTIONS: tuple[Option, ...] = (
         "seconds",
         "Connect and read timeout per request, in seconds (default 5, the Cloud's; at most 5).",
         "SECONDS",
+    ),
+    Option(
+        "parallelism",
+        "--webhook-parallelism",
+        "WEBHOOK_PARALLELISM",
+        "webhook_parallelism",
+        "count",
+        "Deliveries sent at once by the concurrency check (default 8, the Cloud's workers; 1 to 64).",
+        "N",
     ),
     Option(
         "strict",
@@ -149,6 +160,7 @@ class Settings:
     target_url: str | None = None
     secret: Secret = field(default_factory=lambda: Secret(""))
     timeout: float = CLOUD_TIMEOUT
+    parallelism: int = CLOUD_WORKERS
     strict: bool = False
     ca_bundle: str | None = None
     use_env_proxy: bool = False
@@ -176,6 +188,8 @@ class Settings:
             flags.append("secret=(none)")
         if self.timeout != CLOUD_TIMEOUT:
             flags.append(f"--webhook-timeout={self.timeout:g}")
+        if self.parallelism != CLOUD_WORKERS:
+            flags.append(f"--webhook-parallelism={self.parallelism}")
         if self.strict:
             flags.append("--webhook-strict")
         if self.ca_bundle:
@@ -346,6 +360,13 @@ def _parse_seconds(value: str | bool, source: str) -> float:
     return seconds
 
 
+def _parse_count(value: str | bool, source: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise SettingError(f"{source}: {value!r} is not a whole number from 1 to 64")
+    return int(text)
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -366,5 +387,6 @@ _PARSERS = {
     "path": _parse_path,
     "output": _parse_output,
     "seconds": _parse_seconds,
+    "count": _parse_count,
     "flag": _parse_flag,
 }

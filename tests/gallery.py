@@ -8,21 +8,26 @@ suite must report as failed, no more and no fewer.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from werkzeug import Request, Response
 
-from harness.events import VALIDATE
+from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE
+from harness.schemas import sample_data
 
 SECRET = "gallery-secret-5f3a9c1e7b2d4f60a8c3"
 #: The slow receiver runs the suite with a short timeout, so it is caught quickly; the margins on both
 #: sides are wide so that a busy machine cannot make a normal answer look slow, or a slow one fast.
 SLOW_SECONDS = 1.5
 FAST_TIMEOUT = "0.5"
+#: How long the single-worker receiver is busy with each delivery: long enough for a burst to collide.
+HOLD_SECONDS = 0.3
 
 Handler = Callable[[Request, list[str]], Response]
 
@@ -99,12 +104,80 @@ def redirects(request: Request, seen: list[str]) -> Response:
 
 
 def too_slow(request: Request, seen: list[str]) -> Response:
-    """Does its business work before answering: a site update takes longer than the Cloud waits."""
+    """Does its business work before answering: a deploy update takes longer than the Cloud waits."""
     if not _secret_ok(request):
         return unauthorized()
-    if _event(request) == "Site Status Update":
+    if _event(request) == "Bench Deploy Status Update":
         time.sleep(SLOW_SECONDS)
     return ok()
+
+
+def _data(request: Request) -> dict[str, object]:
+    payload = json.loads(request.get_data())
+    return payload.get("data", {}) if isinstance(payload, dict) else {}
+
+
+def rejects_duplicates(request: Request, seen: list[str]) -> Response:
+    """Answers 409 to a document event it has seen before, byte for byte: a retry is refused."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) in DOCUMENT_EVENTS:
+        key = "body:" + hashlib.sha256(request.get_data()).hexdigest()
+        if key in seen:
+            return Response("duplicate", 409)
+        seen.append(key)
+    return ok()
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def handles_one_at_a_time(request: Request, seen: list[str]) -> Response:
+    """A single worker for site updates: one that arrives while another is being handled gets 503."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) != "Site Status Update":
+        return ok()
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        return Response("busy", 503)
+    try:
+        time.sleep(HOLD_SECONDS)
+    finally:
+        _ONE_AT_A_TIME.release()
+    return ok()
+
+
+def rejects_stale_events(request: Request, seen: list[str]) -> Response:
+    """Answers 409 to an event older (by data.modified) than one it has seen for the same resource."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) in DOCUMENT_EVENTS:
+        data = _data(request)
+        name, modified = str(data.get("name")), str(data.get("modified"))
+        latest = max((m.split("|", 2)[2] for m in seen if m.startswith(f"mod|{name}|")), default="")
+        if modified < latest:
+            return Response("stale event", 409)
+        seen.append(f"mod|{name}|{modified}")
+    return ok()
+
+
+def rejects_unknown_keys(request: Request, seen: list[str]) -> Response:
+    """Validates strictly: any key it does not know, in the envelope or in data, is a 400."""
+    if not _secret_ok(request):
+        return unauthorized()
+    payload = json.loads(request.get_data())
+    event = payload.get("event")
+    known = set(sample_data(event)) if event in DOCUMENT_EVENTS else None  # exactly today's keys
+    if set(payload) - {"event", "data"} or (known is not None and set(payload["data"]) - known):
+        return Response("unknown key", 400)
+    return ok()
+
+
+def rejects_unknown_events(request: Request, seen: list[str]) -> Response:
+    """Answers 400 to an event it has no handler for."""
+    if not _secret_ok(request):
+        return unauthorized()
+    return ok() if _event(request) in KNOWN_EVENTS else Response("unknown event", 400)
 
 
 def rejects_deploy_event(request: Request, seen: list[str]) -> Response:
@@ -178,6 +251,9 @@ class Broken:
         return self.handler.__name__
 
 
+DELIVERY_MUSTS = ("DLV-1", "DLV-2")
+DELIVERY_SHOULDS = ("DLV-3", "DLV-4", "DLV-5")
+
 GALLERY: tuple[Broken, ...] = (
     Broken(accepts_any_secret, frozenset({"AUTH-1", "AUTH-2"})),
     Broken(accepts_prefix, frozenset({"AUTH-1", "AUTH-2"})),
@@ -185,7 +261,11 @@ GALLERY: tuple[Broken, ...] = (
     Broken(answers_403, frozenset({"AUTH-1", "AUTH-2"})),
     Broken(fails_handshake, frozenset({"HS-1", "HS-2"})),
     Broken(fails_second_handshake, frozenset({"HS-2"})),
-    Broken(redirects, frozenset({"HS-1", "HS-2", "AUTH-1", "AUTH-2", "EVT-1", "REDIR-1"})),
+    # Every delivery is redirected: every check that needs a 2xx fails with it.
+    Broken(
+        redirects,
+        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "REDIR-1"}),
+    ),
     Broken(too_slow, frozenset({"EVT-1"}), args=("--webhook-timeout", FAST_TIMEOUT)),
     Broken(rejects_deploy_event, frozenset({"EVT-1"})),
     Broken(skips_secret_on_handshake, frozenset({"AUTH-1"})),
@@ -194,5 +274,14 @@ GALLERY: tuple[Broken, ...] = (
     Broken(echoes_secret_lowercased, frozenset({"LEAK-1"})),
     Broken(echoes_part_of_secret, frozenset({"LEAK-1"})),
     Broken(answers_json, frozenset({"HS-3", "EVT-2"})),
-    Broken(requires_header_absent, frozenset({"HS-1", "HS-2", "EVT-1", "AUTH-3"}), secret=None),
+    Broken(rejects_duplicates, frozenset({"DLV-1"})),
+    Broken(handles_one_at_a_time, frozenset({"DLV-2"})),
+    Broken(rejects_stale_events, frozenset({"DLV-3"})),
+    Broken(rejects_unknown_keys, frozenset({"DLV-4"})),
+    Broken(rejects_unknown_events, frozenset({"DLV-5"})),
+    Broken(
+        requires_header_absent,
+        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-3"}),
+        secret=None,
+    ),
 )

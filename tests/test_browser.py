@@ -51,7 +51,7 @@ def test_html_report_renders_offline_with_every_record(
         timeout=90,
         check=True,
     ).stdout
-    assert "NOT READY for activation: HS-1, HS-2, EVT-1, AUTH-1, AUTH-2, REDIR-1 failed" in shown
+    assert "NOT READY for activation: HS-1, HS-2, EVT-1, DLV-1, DLV-2, AUTH-1, AUTH-2, REDIR-1 failed" in shown
     for record in report["records"]:
         assert record["nodeid"] in shown
     assert shown.count("<details") >= len([r for r in report["records"] if r["outcome"] == "failed"])

@@ -103,6 +103,9 @@ def test_printed_reproduction_gets_the_same_status(
         if status is None:  # no answer within the harness's timeouts: curl times out with them
             assert out.returncode == 28, (command, out.stderr)
             continue
+        if "for i in $(seq" in command:  # a failure under concurrency: a burst, of which some must fail so
+            assert f"HTTP/1.1 {status}".encode() in out.stdout, (command, out.stdout[:300])
+            continue
         if LEAK_FILE in command:  # the answer holds the secret: only its status is printed
             assert out.stdout.decode().strip() == str(status)
             assert (broken.secret or "")[:12] not in out.stdout.decode()

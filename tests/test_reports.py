@@ -43,7 +43,7 @@ def test_ready_run_writes_three_valid_reports(serve: Serve, run_suite: RunSuite,
     assert_valid_json_report(report)
     assert report["verdict"]["status"] == "READY"
     assert report["verdict"]["ready"] is True
-    assert len(report["records"]) == 53
+    assert len(report["records"]) == 58
     assert {r["requirement"] for r in report["records"]} == set(catalogue())
     # LEAK-1 and REDIR-1 judge every exchange of the session, so they have none of their own.
     single = [

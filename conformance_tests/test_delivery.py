@@ -1,0 +1,54 @@
+"""How the Cloud really delivers: duplicates, parallel workers, no order, changing payloads (DLV-*)."""
+
+from __future__ import annotations
+
+from harness import checks
+from harness.client import Client
+from harness.deliveries import fresh
+from harness.plugin import requirement
+from harness.settings import Settings
+
+# The Cloud's busiest event: a site's status changes in bursts, and each change is a delivery.
+EVENT = "Site Status Update"
+
+
+@requirement("DLV-1")
+def test_duplicate_delivery_gets_2xx_twice(webhook_client: Client, requirement_id: str) -> None:
+    data = fresh(EVENT)
+    first = webhook_client.deliver(EVENT, data=data)
+    again = webhook_client.deliver(EVENT, data=data)  # a retry: the same payload, byte for byte
+    checks.answered_2xx(first)
+    checks.answered_2xx(again)
+
+
+@requirement("DLV-2")
+def test_parallel_deliveries_all_get_2xx(
+    webhook_client: Client, webhook_settings: Settings, requirement_id: str
+) -> None:
+    # Different sites, so that no order among them is expected: the burst is about concurrency only.
+    sites = [f"conformance-harness-{i}.example.com" for i in range(webhook_settings.parallelism)]
+    requests = [webhook_client.delivery(EVENT, data=fresh(EVENT, name=site, host_name=site)) for site in sites]
+    for exchange in webhook_client.send_at_once(requests):
+        checks.answered_2xx(exchange)
+
+
+@requirement("DLV-3")
+def test_out_of_order_events_get_2xx(webhook_client: Client, requirement_id: str) -> None:
+    older = fresh(EVENT, status="Installing")
+    newer = fresh(EVENT, offset=1000, status="Active")
+    checks.answered_2xx(webhook_client.deliver(EVENT, data=newer))
+    checks.answered_2xx(webhook_client.deliver(EVENT, data=older))
+
+
+@requirement("DLV-4")
+def test_unknown_keys_get_2xx(webhook_client: Client, requirement_id: str) -> None:
+    data = fresh(EVENT, conformance_new_field="a key this receiver has never seen")
+    extra = {"conformance_envelope_field": {"added": "by a future sender"}}
+    checks.answered_2xx(webhook_client.deliver(EVENT, data=data, extra=extra))
+
+
+@requirement("DLV-5")
+def test_unknown_event_gets_2xx(webhook_client: Client, requirement_id: str) -> None:
+    # Shaped like the Cloud's document events, under a name it does not send (yet).
+    data = {"doctype": "Site Backup", "name": "conformance-harness.example.com", "status": "Success"}
+    checks.answered_2xx(webhook_client.deliver("Site Backup Update", data=data))
