@@ -7,6 +7,7 @@ through :func:`redact` (the plugin applies it to reports, captured output and lo
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 import urllib.parse
@@ -73,12 +74,10 @@ class Secret:
         value = self._value
         if not value:
             return []
-        spans = [m.span() for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
+        spans = [m.span() for m in _form_patterns(value)[-1].finditer(text)]
         length = length or self.run_length()
-        if len(value) >= length:
-            windows = re.compile(
-                "|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)), re.IGNORECASE
-            )
+        windows = _windows(value, length)
+        if windows is not None:
             names = [m.span() for m in _HEADER_NAME.finditer(text)]
             folded_value, folded_text = value.casefold(), text.casefold()
             position = 0
@@ -93,26 +92,47 @@ class Secret:
 
     def forms(self) -> tuple[str, ...]:
         """Every spelling under which the value could appear in text: verbatim, URL-encoded, base64."""
-        if not self._value:
-            return ()
-        raw = self._value.encode("utf-8", "surrogateescape")
-        spellings = {
-            self._value,
-            urllib.parse.quote(self._value, safe=""),
-            urllib.parse.quote_plus(self._value),
-            base64.b64encode(raw).decode("ascii"),
-            base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
-            base64.b64encode(raw).decode("ascii").rstrip("="),
-        }
-        # Longest first, so that a form containing another is replaced whole.
-        return tuple(sorted(spellings, key=len, reverse=True))
+        return _forms(self._value)
+
+
+# Derived from the value alone, and needed for every log record and report while a run masks its secrets:
+# computed once per value, not per call.
+@functools.lru_cache(maxsize=64)
+def _forms(value: str) -> tuple[str, ...]:
+    if not value:
+        return ()
+    raw = value.encode("utf-8", "surrogateescape")
+    spellings = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        base64.b64encode(raw).decode("ascii"),
+        base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+        base64.b64encode(raw).decode("ascii").rstrip("="),
+    }
+    # Longest first, so that a form containing another is replaced whole.
+    return tuple(sorted(spellings, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _form_patterns(value: str) -> tuple[re.Pattern[str], ...]:
+    """A case-insensitive pattern per form, in :func:`_forms` order, then one for the value itself."""
+    return tuple(re.compile(re.escape(form), re.IGNORECASE) for form in (*_forms(value), value))
+
+
+@functools.lru_cache(maxsize=256)
+def _windows(value: str, length: int) -> re.Pattern[str] | None:
+    """Any run of ``length`` characters of the value, in any case; None when the value is shorter."""
+    if len(value) < length:
+        return None
+    return re.compile("|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)), re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
     """``text`` with every form of every non-empty secret, and every long run of one, replaced by the mask."""
     for secret in secrets:
-        for form in secret.forms():
-            text = re.sub(re.escape(form), MASK, text, flags=re.IGNORECASE)
+        for pattern in _form_patterns(secret.reveal())[:-1]:
+            text = pattern.sub(MASK, text)
         text = _mask_spans(text, secret.runs(text))
     return text
 
