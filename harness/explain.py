@@ -27,7 +27,7 @@ HEADERS_THAT_MATTER = ("Location", "Allow", "WWW-Authenticate", "Retry-After", "
 def safe_text(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
     """Bytes from the target as one line of text: decoded, redacted, escaped, capped at ``limit`` characters."""
     text = redact(data.decode("utf-8", "replace"), secrets)
-    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
+    shown = _escape(text[:limit])
     return shown + (f" ... ({len(text) - limit} more characters)" if len(text) > limit else "")
 
 
@@ -60,7 +60,12 @@ LEAK_FILE = "leaked-response.txt"
 
 
 def render_failure(
-    requirement: Requirement, failure: CheckFailed, secrets: Iterable[Secret], timeout: float = 5.0, at_once: int = 1
+    requirement: Requirement,
+    failure: CheckFailed,
+    secrets: Iterable[Secret],
+    timeout: float = 5.0,
+    save_to: str | None = None,
+    at_once: int = 1,
 ) -> str:
     """The failure template: requirement, what was sent, Expected, Actual, the response, a hint."""
     masked = list(secrets)
@@ -80,8 +85,7 @@ def render_failure(
     text = "\n".join(_neutralise(line, masked) for line in lines)
     if exchange is not None:
         # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
-        save_to = LEAK_FILE if requirement.id == "LEAK-1" else None
-        note = f" (the answer holds the secret, so it goes to {LEAK_FILE})" if save_to else ""
+        note = f" (the answer holds the secret, so it goes to {save_to})" if save_to else ""
         command = reproduction(exchange.request, timeout, save_to, at_once)
         text += f"\nReproduce with{note}:\n  " + redact(command, masked)
     return text
@@ -141,5 +145,9 @@ def _shell_bytes(data: bytes) -> str:
 
 
 def _neutralise(line: str, secrets: list[Secret]) -> str:
-    line = redact(line, secrets)
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in line)
+    return _escape(redact(line, secrets))
+
+
+def _escape(text: str) -> str:
+    """Control characters and ANSI escapes written out (\\x1b, \\r): they could forge lines in a CI log."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

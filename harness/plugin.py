@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import pytest
 from _pytest import junitxml  # its stash key: the one way to reach the JUnit writer
@@ -46,6 +46,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "requirement"
 # The exchange a check judged, kept for its record in the reports.
 _EXCHANGE = pytest.StashKey[Exchange]()
+
+
+# The options of a check's curl reproduction, as keyword arguments of explain.reproduction.
+class _Reproducing(TypedDict):
+    timeout: float
+    save_to: str | None
+    at_once: int
+
+
 # Set when a check reached its verdict, so that any other failure is known to be the harness's.
 _JUDGED = pytest.StashKey[bool]()
 
@@ -246,8 +255,7 @@ class ConformanceSession:
             if exc.exchange is not None:
                 item.stash[_EXCHANGE] = exc.exchange
             # The template replaces the traceback: harness frames say nothing to a receiver's author.
-            timeout = self.run.options.timeout if self.run is not None else 5.0
-            text = render_failure(found, exc, self.secrets(), timeout, self._at_once(found))
+            text = render_failure(found, exc, self.secrets(), **self._reproducing(found))
             raise pytest.fail.Exception(text, pytrace=False) from None
         finally:
             if _EXCHANGE not in item.stash and len(exchanges) > first:
@@ -311,12 +319,17 @@ class ConformanceSession:
             )
 
     def _exchange_record(self, exchange: Exchange, found: Requirement) -> ExchangeRecord:
-        save_to = LEAK_FILE if found.id == "LEAK-1" else None  # its answer holds the secret
-        return record_exchange(exchange, self.secrets(), self.settings.timeout, save_to, self._at_once(found))
+        return record_exchange(exchange, self.secrets(), **self._reproducing(found))
 
-    def _at_once(self, found: Requirement) -> int:
-        """How many copies of the request its reproduction sends at once: DLV-2 fails only under concurrency."""
-        return self.settings.parallelism if found.id == "DLV-2" else 1
+    def _reproducing(self, found: Requirement) -> _Reproducing:
+        """How a check's reproduction runs, the same in the failure text and the reports."""
+        return {
+            "timeout": self.settings.timeout,
+            # A leak's answer holds the secret: running the command must not print it either.
+            "save_to": LEAK_FILE if found.id == "LEAK-1" else None,
+            # DLV-2 fails only under concurrency: one request alone would succeed.
+            "at_once": self.settings.parallelism if found.id == "DLV-2" else 1,
+        }
 
     def _redact(self, report: pytest.TestReport) -> None:
         secrets = self.secrets()

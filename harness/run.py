@@ -6,7 +6,7 @@ import urllib.parse
 
 from harness import doctor, transport
 from harness.client import Client, Target
-from harness.deliveries import delivery, right_secret, variant_values
+from harness.deliveries import variant_values
 from harness.events import VALIDATE
 from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.settings import Settings
@@ -47,9 +47,8 @@ class Run:
             return None  # it accepts connections: a slow or silent answer is for the checks to judge
         if error.kind == "protocol":
             # Some receivers drop a GET they do not serve: ask as the Cloud does before blaming the setup.
-            handshake = transport.send(
-                delivery(self.target.url, VALIDATE, right_secret(self.target.secret)), self.options
-            )
+            # Sent directly, not through the client: a probe, not an exchange the checks judge.
+            handshake = transport.send(self.client.delivery(VALIDATE), self.options)
             if handshake.error is None or handshake.error.kind != "protocol":
                 return None
         return unreachable_message(self.target, error)
