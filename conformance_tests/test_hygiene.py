@@ -1,4 +1,4 @@
-"""Properties of every response of the session: no leaked secret, no redirect (LEAK-*, REDIR-*)."""
+"""Properties of every response of the session: no leaked secret or debug page, no redirect (LEAK-*, REDIR-*)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from harness import checks
 from harness.client import Client, Target
-from harness.deliveries import probes
+from harness.deliveries import console_request, probes
 from harness.plugin import requirement
 from harness.transport import Exchange
 
@@ -29,3 +29,12 @@ def test_no_response_contains_secret(
 @requirement("REDIR-1")
 def test_no_delivery_redirected(every_exchange: list[Exchange], requirement_id: str) -> None:
     checks.never_redirected(every_exchange)
+
+
+@requirement("LEAK-2")
+def test_no_debug_page_or_console(
+    every_exchange: list[Exchange], webhook_client: Client, webhook_target: Target, requirement_id: str
+) -> None:
+    # The console first: code execution for anyone is the worst of what debug mode shows.
+    checks.console_not_served(webhook_client.send(console_request(webhook_target.url)))
+    checks.no_debug_output(every_exchange)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness import checks
+from harness.badinput import ODD_SECRET_CASES, OddSecret
 from harness.client import Client, Target
 from harness.deliveries import SECRET_VARIANTS, SecretVariant
 from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
@@ -36,3 +37,30 @@ def test_empty_secret_header_accepted_without_secret(webhook_client: Client, web
     if webhook_target.secret:
         raise checks.NotApplicable("a secret is configured; this checks receivers configured without one")
     checks.answered_2xx(webhook_client.deliver(case))
+
+
+@requirement("AUTH-4", cases=[(case.name, case) for case in ODD_SECRET_CASES])
+def test_odd_secret_header_gets_401(webhook_client: Client, webhook_target: Target, case: OddSecret) -> None:
+    if not webhook_target.secret:
+        raise checks.NotApplicable("no secret is configured, so the receiver is not expected to refuse any header")
+    exchange = webhook_client.deliver(VALIDATE, case.header())
+    checks.answered_one_of(
+        exchange,
+        (401, 400, 431),
+        "Compare bytes, not str: hmac.compare_digest(header.encode('latin-1'), secret.encode()); answer 401.",
+    )
+
+
+@requirement("AUTH-5")
+def test_missing_and_wrong_secret_answered_alike(
+    webhook_client: Client, webhook_target: Target, requirement_id: str
+) -> None:
+    missing, wrong = (next(v for v in SECRET_VARIANTS if v.name == name) for name in ("missing", "wrong-same-length"))
+    for variant in (missing, wrong):
+        reason = variant.unusable(webhook_target.secret)
+        if reason:
+            raise checks.NotApplicable(reason)
+    first = webhook_client.deliver(VALIDATE, missing.header(webhook_target.secret))
+    other = webhook_client.deliver(VALIDATE, wrong.header(webhook_target.secret))
+    again = webhook_client.deliver(VALIDATE, missing.header(webhook_target.secret))
+    checks.answered_alike(first, other, again)

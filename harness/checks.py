@@ -7,21 +7,38 @@ plugin turns it into a skip with its reason. Neither knows about pytest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ipaddress
+import re
+import urllib.parse
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness import doctor
 from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.transport import Exchange
 
+if TYPE_CHECKING:  # harness.load uses the client, which uses these checks
+    from harness.load import Latency
+
 __all__ = [
+    "DEBUG_MARKERS",
     "CheckFailed",
     "NotApplicable",
     "answered_2xx",
+    "answered_4xx",
     "answered_401",
+    "answered_alike",
     "answered_ok_body",
+    "answered_one_of",
+    "certificate_verified",
+    "console_not_served",
+    "fast_enough",
     "never_redirected",
+    "no_debug_output",
+    "not_a_development_server",
     "secret_never_echoed",
+    "secret_not_in_clear",
 ]
 
 OK_BODY = b"OK"
@@ -142,3 +159,197 @@ def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
                     "Never echo the secret, nor the received header, in a response: the Cloud shows response "
                     "bodies in its dashboard.",
                 )
+
+
+def answered_4xx(exchange: Exchange) -> None:
+    """The exchange got a 4xx: the request was refused as the client's fault, without a crash or a 2xx."""
+    __tracebackhide__ = True
+    response = exchange.response
+    if response is not None and 400 <= response.status < 500:
+        return
+    hint = doctor.hint(exchange)
+    if response is not None and response.status >= 500:
+        hint = (
+            "The receiver crashed on input it should refuse: parse the body inside a try, check that event is a "
+            "string and data an object, and answer 400."
+        )
+    elif response is not None and 200 <= response.status < 300:
+        hint = "The receiver acknowledged a body that is not a delivery: check its shape and answer 400."
+    raise CheckFailed("a 4xx status (400 for a malformed body)", status_text(exchange), exchange, hint)
+
+
+def answered_one_of(exchange: Exchange, statuses: Sequence[int], hint: str) -> None:
+    """The exchange got one of ``statuses`` (the first is the one to prefer)."""
+    __tracebackhide__ = True
+    if exchange.response is not None and exchange.response.status in statuses:
+        return
+    wanted = " or ".join(str(s) for s in statuses)
+    shown = hint if exchange.response is not None and exchange.response.status < 500 else None
+    if exchange.response is not None and exchange.response.status >= 500:
+        shown = f"A 5xx means the receiver crashed on this request. {hint}"
+    raise CheckFailed(wanted, status_text(exchange), exchange, shown or doctor.hint(exchange))
+
+
+def answered_alike(missing: Exchange, wrong: Exchange, missing_again: Exchange) -> None:
+    """A missing and a wrong secret got the same status and, unless the body varies by itself, the same body."""
+    __tracebackhide__ = True
+    for exchange in (missing, wrong, missing_again):
+        if exchange.response is None:
+            raise NotApplicable(f"a request got no response ({status_text(exchange)}), so answers are not compared")
+    assert missing.response is not None
+    assert wrong.response is not None
+    assert missing_again.response is not None
+    hint = "Answer every authentication failure alike (401, one body), so a prober learns nothing from the answer."
+    if missing.response.status != wrong.response.status:
+        actual = f"{status_text(missing)} for a missing secret, {status_text(wrong)} for a wrong one"
+        raise CheckFailed("the same status for a missing and a wrong secret", actual, wrong, hint)
+    # A body with a request id or a time in it differs between any two answers: only a stable body is compared.
+    stable = missing.response.body == missing_again.response.body
+    if stable and missing.response.body != wrong.response.body:
+        actual = f"different bodies ({len(missing.response.body)} and {len(wrong.response.body)} bytes)"
+        raise CheckFailed("the same body for a missing and a wrong secret", actual, wrong, hint)
+
+
+@dataclass(frozen=True)
+class DebugMarker:
+    """Text that only a stack trace or a debug page contains, and which stack or framework shows it."""
+
+    pattern: re.Pattern[str]
+    what: str
+
+
+DEBUG_MARKERS: tuple[DebugMarker, ...] = tuple(
+    DebugMarker(re.compile(pattern), what)
+    for pattern, what in (
+        # The debugger first: its pages hold a traceback too, and the debugger is the worse finding.
+        (r"Werkzeug Debugger|__debugger__|The debugger caught an exception", "the Werkzeug debugger"),
+        (r"Traceback \(most recent call last\)", "a Python traceback"),
+        (r'File "[^"\n]+\.py", line \d+', "a Python stack frame"),
+        (r"DEBUG = True", "Django's debug page"),
+        (r"\n\s+at [^\n]*\((?:/|[A-Za-z]:\\|node:)[^)\n]+:\d+:\d+\)", "a Node.js stack trace"),
+        (r"\n\s*at [\w$.]+\([\w$]+\.(?:java|kt):\d+\)", "a Java stack trace"),
+        (r"goroutine \d+ \[running\]", "a Go panic"),
+        (r"Stack trace:\s*\n#0 |Whoops! There was an error", "a PHP stack trace"),
+        (r"Server Error in '[^']*' Application", "an ASP.NET error page"),
+        (r"Action Controller: Exception caught", "the Rails debug page"),
+    )
+)
+
+#: What a request for the Werkzeug debugger's console gets when the console is served.
+CONSOLE_MARKERS = ("Interactive Console", "__debugger__", "Werkzeug Debugger", "CONSOLE_MODE = true")
+
+
+def _debug_output(text: str) -> str | None:
+    return next((marker.what for marker in DEBUG_MARKERS if marker.pattern.search(text)), None)
+
+
+def no_debug_output(exchanges: Iterable[Exchange]) -> None:
+    """No response shows a stack trace, a framework's debug page or its debugger."""
+    __tracebackhide__ = True
+    for exchange in exchanges:
+        response = exchange.response
+        if response is None:
+            continue
+        found = _debug_output(response.body.decode("utf-8", "replace"))
+        if found is not None:
+            raise CheckFailed(
+                "no stack trace or debug page in any response",
+                f"{found} in the answer to {exchange.request.description} ({status_text(exchange)})",
+                exchange,
+                "The receiver runs in debug mode: it shows its code and, with Werkzeug's debugger, lets anyone "
+                "who reaches it run code. Turn debug off and serve with a production server.",
+            )
+
+
+def console_not_served(exchange: Exchange) -> None:
+    """A GET of /console did not get the Werkzeug debugger's interactive console."""
+    __tracebackhide__ = True
+    response = exchange.response
+    if response is None or not 200 <= response.status < 300:
+        return
+    text = response.body.decode("utf-8", "replace")
+    if any(marker in text for marker in CONSOLE_MARKERS):
+        raise CheckFailed(
+            "no interactive debugger console",
+            f"the Werkzeug debugger's console ({status_text(exchange)})",
+            exchange,
+            "Flask's debug=True serves a Python console at /console: anyone who reaches it (or guesses its PIN) "
+            "runs code on the server. Never run with debug=True outside your own machine.",
+        )
+
+
+def certificate_verified(error: str | None) -> None:
+    """The target's TLS certificate verified against the trusted CAs (``error`` says why it did not)."""
+    __tracebackhide__ = True
+    if error is None:
+        return
+    raise CheckFailed(
+        "a certificate the Cloud can verify",
+        error,
+        None,
+        "The Cloud verifies certificates and fails every delivery otherwise: serve a certificate from a public CA "
+        "with its full chain, for the URL's exact host name.",
+    )
+
+
+#: DLV-7's bound: well inside the Cloud's 5 s, so a receiver has headroom when its host is busy.
+LATENCY_P95_LIMIT = 1.0
+
+
+def fast_enough(latency: Latency | None) -> None:
+    """The 95th percentile of the run's delivery latencies is under :data:`LATENCY_P95_LIMIT`."""
+    __tracebackhide__ = True
+    if latency is None:
+        raise NotApplicable("no delivery was made, so there is no latency to judge")
+    if latency.p95 < LATENCY_P95_LIMIT:
+        return
+    raise CheckFailed(
+        f"a p95 latency under {LATENCY_P95_LIMIT:g} s",
+        latency.describe(),
+        None,
+        "Answer first, work later: store the event and return 200, then process it in the background.",
+    )
+
+
+def not_a_development_server(exchanges: Iterable[Exchange]) -> None:
+    """INFO: no response names Werkzeug's development server in its Server header."""
+    __tracebackhide__ = True
+    for exchange in exchanges:
+        server = exchange.response.header("Server") if exchange.response is not None else None
+        if server and "werkzeug" in server.lower():
+            raise CheckFailed(
+                "a production server",
+                f"the Server header {server[:80]!r}: Werkzeug's development server",
+                exchange,
+                "Werkzeug's server is for development: serve the app with waitress or gunicorn in production.",
+            )
+
+
+def _on_this_machine(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secret_not_in_clear(url: str) -> None:
+    """INFO: the target is https, or on this machine, so the secret does not cross a network in clear."""
+    __tracebackhide__ = True
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or _on_this_machine(parts.hostname or ""):
+        return
+    raise CheckFailed(
+        "an https URL",
+        f"http://{parts.hostname}: the Cloud accepts http endpoints, but the secret and every payload would "
+        "cross the network in clear",
+        None,
+        "Put the receiver behind https (a reverse proxy with a Let's Encrypt certificate will do).",
+    )
+
+
+def sends_in_clear(url: str) -> bool:
+    """Would a delivery to ``url`` cross a network unencrypted (http to another machine)?"""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "http" and not _on_this_machine(parts.hostname or "")

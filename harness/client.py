@@ -10,6 +10,7 @@ from typing import Any
 from harness import transport
 from harness.checks import NotApplicable
 from harness.deliveries import HeaderValue, delivery, right_secret
+from harness.events import KNOWN_EVENTS
 from harness.secret import Secret
 
 __all__ = ["GIVE_UP_AFTER", "Client", "Target"]
@@ -79,7 +80,9 @@ class Client:
     ) -> transport.Request:
         """The request :meth:`deliver` would send."""
         chosen = header if header is not None else right_secret(self.target.secret)
-        return delivery(self.target.url, event, chosen, data=data, extra=extra)
+        # The Cloud sends its known events, with the configured secret and no keys it does not have yet.
+        as_the_cloud = header is None and event in KNOWN_EVENTS and extra is None
+        return delivery(self.target.url, event, chosen, data=data, extra=extra, as_the_cloud=as_the_cloud)
 
     def send_at_once(self, requests: Sequence[transport.Request]) -> list[transport.Exchange]:
         """Send all ``requests`` concurrently, as the Cloud's parallel workers do, each on its own connection."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ __all__ = [
     "SECRET_VARIANTS",
     "HeaderValue",
     "SecretVariant",
+    "console_request",
     "delivery",
     "encode",
     "fresh",
@@ -70,6 +72,7 @@ def delivery(
     *,
     data: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    as_the_cloud: bool = False,
 ) -> Request:
     """A delivery of ``event`` with its sample payload (or ``data``), carrying ``header`` verbatim."""
     payload = dict(data) if data is not None else ({} if event == VALIDATE else sample_data(event))
@@ -79,6 +82,7 @@ def delivery(
         description=f"{event!r} with {header.note}",
         secret=header.secret,
         secret_shell=header.shell,
+        as_the_cloud=as_the_cloud,
     )
 
 
@@ -188,3 +192,16 @@ def probes(url: str, secret: Secret) -> list[Request]:
         for body, what in bodies
     ]
     return requests
+
+
+def console_request(url: str) -> Request:
+    """A GET of /console on the target's origin, where Werkzeug's debugger serves its Python console."""
+    parts = urllib.parse.urlsplit(url)
+    console = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/console", "", ""))
+    return Request(
+        console,
+        b"",
+        "a GET of /console, where Flask's debug mode serves a Python console",
+        method="GET",
+        content_type=None,
+    )

@@ -7,6 +7,7 @@ form of the secret, and of the wrong values derived from it, is masked.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 
@@ -24,11 +25,24 @@ EXCERPT_CHARS = 300
 HEADERS_THAT_MATTER = ("Location", "Allow", "WWW-Authenticate", "Retry-After", "Server")
 
 
+#: Characters beyond the cap that are still redacted before cutting: more than the longest form of the
+#: longest secret (140 characters, percent-encoded), so no cut-off piece of a secret is ever shown.
+_REDACTED_MARGIN = 1024
+
+
 def safe_text(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
     """Bytes from the target as one line of text: decoded, redacted, escaped, capped at ``limit`` characters."""
-    text = redact(data.decode("utf-8", "replace"), secrets)
-    shown = _escape(text[:limit])
-    return shown + (f" ... ({len(text) - limit} more characters)" if len(text) > limit else "")
+    text = data.decode("utf-8", "replace")
+    if len(text) <= limit + _REDACTED_MARGIN:
+        masked = redact(text, secrets)
+        shown = masked[:limit]
+    else:
+        # Redacting a 1 MiB body costs a second; only its head is shown. The chunk's tail, where a secret may
+        # be cut in two and so escape masking, is dropped with the margin.
+        masked = redact(text[: limit + _REDACTED_MARGIN], secrets)
+        shown = masked[: min(limit, len(masked) - _REDACTED_MARGIN // 2)]
+    more = len(text) - len(shown) if len(text) > limit else 0
+    return _escape(shown) + (f" ... ({more} more characters)" if more > 0 else "")
 
 
 def excerpt(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
@@ -115,9 +129,10 @@ def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = N
             uses_secret = "WEBHOOK_SECRET" in request.secret_shell
         else:
             headers.append(shlex.quote("X-Webhook-Secret: <a value this harness will not print>"))
+    headers += [shlex.quote(f"{name}: {value}") for name, value in request.extra_headers]
     command += [f"-H {header}" for header in headers]
     if request.body:
-        command.append(f"--data-binary {_shell_bytes(request.body)}")
+        command.append(f"--data-binary {_shell_body(request.body)}")
     text = " \\\n    ".join(command)
     if at_once > 1:  # a failure that shows only under concurrency: the same request, that many at once
         text = f"for i in $(seq {at_once}); do\n    {text} &\n  done; wait"
@@ -134,6 +149,26 @@ def _wire_url(url: str) -> str:
     except (ValueError, UnicodeError, requests.exceptions.RequestException):
         return url
     return str(prepared.url)
+
+
+#: A body longer than this, made mostly of one repeated byte (an oversize probe), is rebuilt by the shell.
+_LONG_BODY = 4096
+_REPEATED = re.compile(rb"(.)\1{1023,}", re.DOTALL)
+
+
+def _shell_body(body: bytes) -> str:
+    """The argument of --data-binary: ``body`` as one bash word, or, for a long run of one byte, a command
+    that writes it, so that the reproduction of a 1 MiB probe is one line rather than a megabyte."""
+    run = _REPEATED.search(body) if len(body) > _LONG_BODY else None
+    if run is None:
+        return _shell_bytes(body)
+    head, tail = body[: run.start()], body[run.end() :]
+    byte = _shell_bytes(run.group(1))
+    parts = [f"printf %s {_shell_bytes(head)}"] if head else []
+    parts.append(f"head -c {run.end() - run.start()} /dev/zero | tr '\\0' {byte}")
+    if tail:
+        parts.append(f"printf %s {_shell_bytes(tail)}")
+    return "@<(" + "; ".join(parts) + ")"
 
 
 def _shell_bytes(data: bytes) -> str:

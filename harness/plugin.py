@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import urllib.parse
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypedDict, TypeVar
 
@@ -19,11 +20,14 @@ from _pytest import junitxml  # its stash key: the one way to reach the JUnit wr
 
 from harness.catalogue import Requirement, catalogue
 from harness.catalogue import requirement as lookup_requirement
-from harness.checks import CheckFailed, NotApplicable
+from harness.checks import CheckFailed, NotApplicable, sends_in_clear
 from harness.client import Client, Target
 from harness.dashboard_url import dashboard_rejections
 from harness.exitcodes import ExitCode
 from harness.explain import LEAK_FILE, render_failure
+from harness.load import Latency, LoadResult, run_load
+from harness.load import deliveries as load_deliveries
+from harness.outlook import outlook
 from harness.report import (
     CheckRecord,
     Coverage,
@@ -38,11 +42,15 @@ from harness.report import (
 from harness.run import Run
 from harness.secret import Secret, redact
 from harness.settings import OPTIONS, SettingError, Settings, resolve
-from harness.transport import Exchange
+from harness.transport import Exchange, send
 
 __all__ = ["requirement"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+INSECURE_BANNER = (
+    "TLS VERIFICATION IS OFF (--webhook-insecure): the Cloud verifies certificates; this run does not, "
+    "and TLS-1 fails on a certificate that does not verify"
+)
 MARKER = "requirement"
 # The exchange a check judged, kept for its record in the reports.
 _EXCHANGE = pytest.StashKey[Exchange]()
@@ -190,7 +198,10 @@ class ConformanceSession:
         )
         if listing_only or not any(_requirement_id(i) for i in session.items):
             return
-        self.run = Run(self.settings)
+        try:
+            self.run = Run(self.settings)
+        except SettingError as exc:
+            raise pytest.UsageError(f"webhook conformance: {exc}") from None
         masked = self.secrets()  # a password in the URL, too
         self.report = RunReport(
             target=redact(self.run.target.description, masked),
@@ -198,6 +209,7 @@ class ConformanceSession:
             settings=redact(self.settings.as_flags(), masked),
             started=now(),
             url_warnings=[] if self.run.target.embedded else dashboard_rejections(self.run.target.url),
+            insecure=self.settings.insecure,
         )
         problem = self.run.unreachable()
         self.report.setup_error = None if problem is None else redact(problem, masked)
@@ -216,6 +228,12 @@ class ConformanceSession:
                     "  note: a secret is set but no target, so it is not used: set --target-url to check yours"
                 )
         lines += [f"  warning: the Cloud's dashboard would refuse this URL: {w}" for w in self.report.url_warnings]
+        if sends_in_clear(self.run.target.url):
+            lines.append(
+                "  warning: an http target on another machine: the secret and every payload cross the network in clear"
+            )
+        if self.report.insecure:
+            lines.append(f"  {INSECURE_BANNER}")
         return lines
 
     def pytest_unconfigure(self) -> None:
@@ -275,6 +293,12 @@ class ConformanceSession:
             if report.when != "call" or not item.stash.get(_JUDGED, False):
                 # Not a check's verdict but an exception in the harness or a fixture: a bug, not a finding.
                 outcome = "error"
+            elif found.level == "INFO":
+                # Worth knowing, never a failure, strict or not.
+                outcome = "info"
+                report.outcome = "skipped"
+                report.wasxfail = f"{found.id} (INFO) noted"
+                report.webhook_info = True  # type: ignore[attr-defined]
             elif found.level != "MUST":
                 outcome = "should-failed"
                 if not self.settings.strict:
@@ -289,7 +313,7 @@ class ConformanceSession:
     def _record(self, item: pytest.Item, report: pytest.TestReport, found: Requirement, outcome: Outcome) -> None:
         if self.report is None:
             return
-        message = str(report.longrepr) if outcome in ("failed", "should-failed", "error") else ""
+        message = str(report.longrepr) if outcome in ("failed", "should-failed", "info", "error") else ""
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         exchange = item.stash.get(_EXCHANGE, None)
@@ -352,6 +376,8 @@ class ConformanceSession:
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         if getattr(report, "webhook_should", False):
             return "should-failed", "s", ("SHOULD-FAILED", {"yellow": True})
+        if getattr(report, "webhook_info", False):
+            return "info", "i", ("INFO", {"cyan": True})
         return None
 
     # --- the end: reports, then the verdict as the very last line ---
@@ -359,12 +385,22 @@ class ConformanceSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None:
             return
-        findings = [r for r in self.report.records if r.outcome == "should-failed"]
-        if findings:
-            terminalreporter.section("SHOULD findings (not fatal without --webhook-strict)", sep="=", yellow=True)
-            for record in findings:
-                terminalreporter.write_sep("_", record.nodeid, yellow=True)
-                terminalreporter.write_line(record.message)
+        for outcome, title, colour in (
+            ("should-failed", "SHOULD findings (not fatal without --webhook-strict)", "yellow"),
+            ("info", "INFO notes (never fatal)", "cyan"),
+        ):
+            findings = [r for r in self.report.records if r.outcome == outcome]
+            if findings:
+                terminalreporter.section(title, sep="=", **{colour: True})
+                for record in findings:
+                    terminalreporter.write_sep("_", record.nodeid, **{colour: True})
+                    terminalreporter.write_line(record.message)
+        if self.report.cloud_lines or self.report.load_lines:
+            terminalreporter.section("webhook conformance: what the Cloud would do", sep="=")
+            for line in [*self.report.cloud_lines, *self.report.load_lines]:
+                terminalreporter.write_line(line)
+        if self.report.insecure:
+            terminalreporter.write_line(INSECURE_BANNER, red=True, bold=True)
         if self.report.setup_error is not None:
             terminalreporter.section("webhook conformance: setup error", sep="=", red=True)
             terminalreporter.write_line(self.report.setup_error)
@@ -373,6 +409,7 @@ class ConformanceSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         report = self.report
         if report is not None:
+            self._conclude(report, session)
             report.finished = now()
             coverage = Coverage(
                 expected=self.expected,
@@ -399,6 +436,35 @@ class ConformanceSession:
             terminal.write_line(
                 report.verdict.line, bold=True, green=report.verdict.ready, red=not report.verdict.ready
             )
+
+    def _conclude(self, report: RunReport, session: pytest.Session) -> None:
+        """After the checks: latency, what the Cloud would do, and the load run when one was asked for."""
+        if self.run is None or report.setup_error is not None:
+            return
+        exchanges = self.run.client.exchanges
+        latency = Latency.of([e.elapsed for e in exchanges if e.request.as_the_cloud])
+        report.latency = None if latency is None else latency.as_json()
+        cloud = outlook(report.records, exchanges)
+        report.cloud, report.cloud_lines = cloud.as_json(), cloud.lines()
+        if latency is not None:
+            report.cloud_lines.append(f"latency of the deliveries as the Cloud sends them: {latency.describe()}")
+        interrupted = session.exitstatus == ExitCode.INTERRUPTED or bool(session.shouldstop or session.shouldfail)
+        if self.settings.load and not interrupted:
+            result = self._load(self.run)
+            report.load, report.load_lines = result.as_json(), result.lines()
+
+    def _load(self, run: Run) -> LoadResult:
+        settings = self.settings
+        host = urllib.parse.urlsplit(run.target.url).hostname
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:  # before the first delivery: whoever runs it sees where the load goes
+            terminal.write_line(
+                f"webhook conformance: load run: {settings.load} deliveries to {host}, "
+                f"{settings.load_concurrency} at a time",
+                bold=True,
+            )
+        build = load_deliveries(run.target.url, run.target.secret)
+        return run_load(lambda i: send(build(i), run.options), settings.load, settings.load_concurrency)
 
 
 def _requirement_id(item: pytest.Item) -> str | None:

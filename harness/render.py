@@ -20,6 +20,8 @@ from harness.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Stat
 
 __all__ = ["html", "markdown"]
 
+INSECURE = "TLS verification was off (--webhook-insecure): these results say nothing about the certificate"
+
 #: How many failed checks the Markdown shows in full; a CI job summary should stay short.
 MARKDOWN_FAILURES = 20
 #: Per-message cap in the Markdown; GitHub refuses job summaries over 1 MiB.
@@ -29,12 +31,15 @@ _SHOWN: dict[Outcome, str] = {
     "error": "ERROR",
     "failed": "FAIL",
     "should-failed": "SHOULD-FAIL",
+    "info": "INFO",
     "passed": "pass",
     "skipped": "skipped",
 }
 _MARKER: dict[Status, str] = {"READY": "PASS", "NOT READY": "FAIL", "PARTIAL RUN": "PARTIAL", "NO VERDICT": "ERROR"}
 _CSS_STATUS: dict[Status, str] = {"READY": "ok", "NOT READY": "bad", "PARTIAL RUN": "warn", "NO VERDICT": "warn"}
-_WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "passed", "skipped")
+_WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info", "passed", "skipped")
+#: Outcomes shown in full (message, exchange, reproduction): what a reader has to act on or know.
+_DETAILED: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -70,7 +75,7 @@ def _status(report: RunReport) -> tuple[Status, str]:
 
 
 def _outcome_rank(outcome: Outcome) -> int:
-    return {"error": 0, "failed": 0, "should-failed": 1}.get(outcome, 2)
+    return {"error": 0, "failed": 0, "should-failed": 1, "info": 2}.get(outcome, 3)
 
 
 def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
@@ -92,7 +97,7 @@ def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
 
 def _failures(records: Iterable[CheckRecord]) -> list[CheckRecord]:
     """Failed checks, MUST failures before SHOULD findings, each group in run order."""
-    failed = [r for r in records if r.outcome in ("error", "failed", "should-failed")]
+    failed = [r for r in records if r.outcome in _DETAILED]
     return sorted(failed, key=lambda r: _outcome_rank(r.outcome))
 
 
@@ -122,6 +127,9 @@ def _md_header(report: RunReport) -> list[str]:
     finished = f" to {_md(report.finished)}" if report.finished else ""
     lines.append(f"- **Run:** {_md(report.started)}{finished}, harness {_md(report.harness_version)}")
     lines += [f"- **URL warning:** {_md(warning)}" for warning in report.url_warnings]
+    if report.insecure:
+        lines.append(f"- **{_md(INSECURE)}**")
+    lines += [f"- **What the Cloud would do:** {_md(line)}" for line in [*report.cloud_lines, *report.load_lines]]
     lines += ["", "Settings:", "", _fence(report.settings)]
     if report.setup_error is not None:
         lines += ["", "**Setup error** (not a verdict on the receiver):", "", _fence(report.setup_error)]
@@ -133,7 +141,7 @@ def _md_table(rows: Sequence[_Requirement]) -> list[str]:
         return ["No checks were recorded."]
     lines = ["| Requirement | Level | Outcome | Checks | Statement | Fix |", "|---|---|---|---|---|---|"]
     for row in rows:
-        failing = row.outcome in ("error", "failed", "should-failed")
+        failing = row.outcome in _DETAILED
         cells = [row.id, row.level, _SHOWN[row.outcome], row.tally(), row.statement, row.fix if failing else ""]
         lines.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
     return lines
@@ -157,7 +165,7 @@ def markdown(report: RunReport) -> str:
     lines = [*_md_header(report), "", "### Requirements", "", *_md_table(_requirements(report.records))]
     failures = _failures(report.records)
     if failures:
-        lines += ["", f"### Failed checks ({len(failures)})", ""]
+        lines += ["", f"### Failed checks and notes ({len(failures)})", ""]
         for record in failures[:MARKDOWN_FAILURES]:
             lines += _md_failure(record)
         if len(failures) > MARKDOWN_FAILURES:
@@ -178,7 +186,8 @@ h1{font-size:1.6rem;margin:0}.verdict{border:3px solid;border-radius:6px;padding
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;white-space:nowrap}
 .o-failed,.o-error{color:#b3261e;font-weight:bold}.o-should-failed{color:#8a4b00;font-weight:bold}.o-passed{color:#1e6b30}
-.o-skipped{color:#555}.fix{margin:.3rem 0 0;color:#333}code,pre{font:13px/1.4 ui-monospace,monospace}
+.o-info{color:#1f4f7a;font-weight:bold}.o-skipped{color:#555}
+.fix{margin:.3rem 0 0;color:#333}code,pre{font:13px/1.4 ui-monospace,monospace}
 pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}
 dt{font-weight:bold}dd{margin:0 0 .4rem 1rem}summary{cursor:pointer}.reason{color:#555;font-size:.9em}
 """
@@ -202,6 +211,10 @@ def _html_header(report: RunReport, status: Status, line: str) -> str:
     ]
     items = "".join(f"<dt>{name}</dt><dd>{_h(value)}</dd>" for name, value in facts)
     items += "".join(f"<dt>URL warning</dt><dd>{_h(warning)}</dd>" for warning in report.url_warnings)
+    if report.insecure:
+        items += f'<dt>TLS</dt><dd class="o-failed">{_h(INSECURE)}</dd>'
+    cloud = [*report.cloud_lines, *report.load_lines]
+    items += "".join(f"<dt>What the Cloud would do</dt><dd>{_h(line)}</dd>" for line in cloud)
     items += f"<dt>Settings</dt><dd>{_pre(report.settings)}</dd>"
     if report.setup_error is not None:
         items += f"<dt>Setup error (not a verdict on the receiver)</dt><dd>{_pre(report.setup_error)}</dd>"
@@ -217,7 +230,7 @@ def _html_requirements(rows: Sequence[_Requirement]) -> str:
     body = []
     for row in rows:
         counts = [row.counts[o] for o in ("passed", "failed", "should-failed", "skipped")]
-        failing = row.outcome in ("error", "failed", "should-failed")
+        failing = row.outcome in _DETAILED
         fix = f'<p class="fix">Fix: {_h(row.fix)}</p>' if failing and row.fix else ""
         body.append(
             f"<tr><td>{_h(row.id)}</td><td>{_h(row.level)}</td>"
@@ -254,7 +267,7 @@ def _html_record(record: CheckRecord) -> str:
         f'<td>{_h(record.level)}</td><td class="o-{record.outcome}">{_SHOWN[record.outcome]}</td>'
         f'<td class="n">{record.duration_ms:.1f} ms</td></tr>'
     )
-    if record.outcome not in ("error", "failed", "should-failed"):
+    if record.outcome not in _DETAILED:
         return row
     exchange = _html_exchange(record.exchange) if record.exchange is not None else "<p>No exchange recorded.</p>"
     details = (

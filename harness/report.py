@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 #: "error" is a harness failure (a bug, or a broken fixture): no verdict on the receiver can be drawn from it.
-Outcome = Literal["passed", "failed", "should-failed", "skipped", "error"]
+#: "info" is a finding of an INFO requirement: worth knowing, never a failure.
+Outcome = Literal["passed", "failed", "should-failed", "info", "skipped", "error"]
 Status = Literal["READY", "NOT READY", "PARTIAL RUN", "NO VERDICT"]
 REPORT_FORMAT = 1
 
@@ -90,6 +91,16 @@ class RunReport:
     setup_error: str | None = None
     records: list[CheckRecord] = field(default_factory=list)
     verdict: Verdict | None = None
+    #: TLS verification was off (--webhook-insecure): every report says so.
+    insecure: bool = False
+    #: The latency of the deliveries made as the Cloud sends them (count, p50, p95, p99, max in ms).
+    latency: dict[str, Any] | None = None
+    #: What the Cloud would conclude: activation, and auto-disable at the observed failure rate.
+    cloud: dict[str, Any] | None = None
+    cloud_lines: list[str] = field(default_factory=list)
+    #: The opt-in load run (--webhook-load), when there was one.
+    load: dict[str, Any] | None = None
+    load_lines: list[str] = field(default_factory=list)
     harness_version: str = harness.__version__
 
     def to_json(self) -> dict[str, Any]:
@@ -156,7 +167,8 @@ def verdict(
     must_failed = sorted({r.requirement for r in records if r.outcome == "failed"}, key=order.index)
     should_failed = sorted({r.requirement for r in records if r.outcome == "should-failed"}, key=order.index)
     findings = len([r for r in records if r.outcome == "should-failed"])
-    notes = [f"{findings} SHOULD finding{'s' if findings != 1 else ''}"] if findings else []
+    checks = f"{findings} check{'s' if findings != 1 else ''}"
+    notes = [f"SHOULD not met: {', '.join(should_failed)} ({checks})"] if findings else []
     if findings and coverage.strict:
         notes[-1] += " (failing the run: --webhook-strict)"
     if not coverage.secret_configured:

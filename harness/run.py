@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import urllib.parse
 
+import urllib3
+
 from harness import doctor, transport
+from harness.checks import sends_in_clear
 from harness.client import Client, Target
 from harness.deliveries import variant_values
 from harness.events import VALIDATE
 from harness.secret import MIN_JUDGED_LENGTH, Secret
-from harness.settings import Settings
+from harness.settings import SettingError, Settings
 
 __all__ = ["Run", "unreachable_message"]
 
@@ -25,9 +28,19 @@ class Run:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        url = settings.target_url
+        if url and settings.secret and sends_in_clear(url) and not settings.allow_insecure_http:
+            host = urllib.parse.urlsplit(url).hostname
+            raise SettingError(
+                f"the target is http://{host}, on another machine: the secret would cross the network in clear. "
+                "Use an https URL, or pass --webhook-allow-insecure-http to send it anyway"
+            )
+        if settings.insecure:
+            # The banner in the header and every report says it once; a warning per request would bury the results.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.options = transport.Options(
             timeout=settings.timeout,
-            verify=settings.ca_bundle or True,
+            verify=False if settings.insecure else settings.ca_bundle or True,
             use_env_proxy=settings.use_env_proxy,
         )
         self._embedded = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -46,6 +46,8 @@ class Option:
     kind: Kind
     help: str
     metavar: str | None = None
+    #: The range of a count.
+    limits: tuple[int, int] = (1, 64)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -150,6 +152,55 @@ OPTIONS: tuple[Option, ...] = (
         "Honour proxy variables and .netrc from the environment (ignored by default, so that no "
         "credential or proxy is added to requests by surprise).",
     ),
+    Option(
+        "examples",
+        "--webhook-examples",
+        "WEBHOOK_EXAMPLES",
+        "webhook_examples",
+        "count",
+        "Payloads generated from each event's schema by the generated-payload check (default 3; 1 to 1000). "
+        "The same seed every run, so a run is reproducible.",
+        "N",
+        limits=(1, 1000),
+    ),
+    Option(
+        "insecure",
+        "--webhook-insecure",
+        "WEBHOOK_INSECURE",
+        "webhook_insecure",
+        "flag",
+        "Do not verify the target's TLS certificate, to see the other results while it is broken. The "
+        "certificate check (TLS-1) still fails, and every report records that verification was off.",
+    ),
+    Option(
+        "allow_insecure_http",
+        "--webhook-allow-insecure-http",
+        "WEBHOOK_ALLOW_INSECURE_HTTP",
+        "webhook_allow_insecure_http",
+        "flag",
+        "Send the secret to an http:// target on another machine, where it crosses the network in clear. "
+        "Without this flag such a run is refused.",
+    ),
+    Option(
+        "load",
+        "--webhook-load",
+        "WEBHOOK_LOAD",
+        None,
+        "count",
+        "After the checks, send N deliveries as a load run and report throughput, latency percentiles and "
+        "answers by status class (1 to 10000; off by default: never a load generator by surprise).",
+        "N",
+        limits=(1, 10_000),
+    ),
+    Option(
+        "load_concurrency",
+        "--webhook-load-concurrency",
+        "WEBHOOK_LOAD_CONCURRENCY",
+        None,
+        "count",
+        "Deliveries in flight at once during --webhook-load (default 8; 1 to 64).",
+        "C",
+    ),
 )
 
 
@@ -167,6 +218,12 @@ class Settings:
     report_json: str | None = None
     report_md: str | None = None
     report_html: str | None = None
+    examples: int = 3
+    insecure: bool = False
+    allow_insecure_http: bool = False
+    #: Deliveries of the opt-in load run; 0: no load run.
+    load: int = 0
+    load_concurrency: int = CLOUD_WORKERS
     #: Where each setting that was given came from, e.g. ``{"secret": "environment variable WEBHOOK_SECRET"}``.
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -196,6 +253,14 @@ class Settings:
             flags.append(f"--webhook-ca-bundle={shlex.quote(self.ca_bundle)}")
         if self.use_env_proxy:
             flags.append("--webhook-use-env-proxy")
+        if self.examples != 3:
+            flags.append(f"--webhook-examples={self.examples}")
+        if self.insecure:
+            flags.append("--webhook-insecure")
+        if self.allow_insecure_http:
+            flags.append("--webhook-allow-insecure-http")
+        if self.load:
+            flags.append(f"--webhook-load={self.load} --webhook-load-concurrency={self.load_concurrency}")
         flags += [f"--webhook-{kind}={shlex.quote(path)}" for kind, path in self.reports().items()]
         return " ".join(flags)
 
@@ -267,7 +332,10 @@ def _build(chosen: Mapping[str, tuple[str | bool, str]]) -> Settings:
     values: dict[str, object] = {}
     for name, (value, source) in chosen.items():
         option = next(o for o in OPTIONS if o.name == name)
-        values[name] = _PARSERS[option.kind](value, source)
+        if option.kind == "count":
+            values[name] = _parse_count(value, source, option.limits)
+        else:
+            values[name] = _PARSERS[option.kind](value, source)
     secret = values.pop("secret", None) or values.pop("secret_file", None) or Secret("")
     values.pop("secret_file", None)
     if "secret_file" in sources:
@@ -360,10 +428,11 @@ def _parse_seconds(value: str | bool, source: str) -> float:
     return seconds
 
 
-def _parse_count(value: str | bool, source: str) -> int:
+def _parse_count(value: str | bool, source: str, limits: tuple[int, int] = (1, 64)) -> int:
+    low, high = limits
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise SettingError(f"{source}: {value!r} is not a whole number from 1 to 64")
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise SettingError(f"{source}: {value!r} is not a whole number from {low} to {high}")
     return int(text)
 
 
@@ -380,13 +449,12 @@ def _parse_flag(value: str | bool, source: str) -> bool:
     raise SettingError(f"{source}: {value!r} is not a yes/no value (use 1/0, true/false, yes/no, on/off)")
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str | bool, str], object]] = {
     "url": _parse_url,
     "secret": _parse_secret,
     "secret-file": _parse_secret_file,
     "path": _parse_path,
     "output": _parse_output,
     "seconds": _parse_seconds,
-    "count": _parse_count,
     "flag": _parse_flag,
 }

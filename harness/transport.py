@@ -79,6 +79,9 @@ class Request:
     #: A bash expression rebuilding the header value from $WEBHOOK_SECRET, for reproductions.
     secret_shell: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: A delivery as the Cloud sends it today (known event, its payload shape, the right secret): what the
+    #: Cloud's retry and auto-disable rules, and the latency check, count. Probes and bad input are not.
+    as_the_cloud: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Copying this template? Change three things and keep the rest:
    (already schema-checked) after the request is accepted. Keep it fast, because the Cloud gives up after
    5 s and then retries, and make it idempotent, because the Cloud delivers duplicates.
 2. Configuration: ``WEBHOOK_SECRET`` (the secret entered in the Cloud's dashboard) and, if needed,
-   ``WEBHOOK_MAX_BODY_BYTES`` (default 1 MiB).
+   ``WEBHOOK_MAX_BODY_BYTES`` (default 64 KiB; the Cloud's payloads are a few KB).
 3. Serving: ``python -m reference_receiver --host 0.0.0.0 --port 8000`` (waitress), behind HTTPS.
 """
 
@@ -28,7 +28,7 @@ from harness.schemas import event_schema, validator
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "HANDLERS", "Handler", "create_app", "on"]
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger("reference_receiver")
 
 Handler = Callable[[dict[str, Any]], object]

@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from gallery import Handler
+from gallery import Handler, front_door
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,9 @@ def serve(loopback_server: HTTPServer) -> Callable[[Handler], str]:
         seen: list[str] = []
 
         def respond(request: Request) -> Response:
+            refusal = front_door(request, getattr(handler, "lenient", frozenset()))
+            if refusal is not None:
+                return refusal
             try:
                 event = json.loads(request.get_data()).get("event")
             except (ValueError, AttributeError):
@@ -67,6 +70,11 @@ class SuiteRun:
         """Node ids of checks where the harness itself failed: must be empty in any honest run."""
         reports = self.result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
         return [r.nodeid for r in reports if getattr(r, "webhook_outcome", None) == "error"]
+
+    def noted_requirements(self) -> set[str]:
+        """Requirement ids with an INFO finding."""
+        reports = self.result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
+        return {dict(r.user_properties)["requirement"] for r in reports if getattr(r, "webhook_info", False)}
 
     def failed_requirements(self) -> set[str]:
         """Requirement ids with a failed check, SHOULD findings included."""

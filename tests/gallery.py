@@ -28,6 +28,8 @@ SLOW_SECONDS = 1.5
 FAST_TIMEOUT = "0.5"
 #: How long the single-worker receiver is busy with each delivery: long enough for a burst to collide.
 HOLD_SECONDS = 0.3
+#: Over DLV-7's 1 s bound, well within the Cloud's 5 s.
+LATENCY_SECONDS = 1.3
 
 Handler = Callable[[Request, list[str]], Response]
 
@@ -46,6 +48,45 @@ def _event(request: Request) -> str | None:
     except ValueError:
         return None
     return payload.get("event") if isinstance(payload, dict) else None
+
+
+#: The body limit of every gallery receiver but the one that has none.
+MAX_BODY = 64 * 1024
+#: What the front door checks; a receiver marked ``@lenient(...)`` skips those checks.
+FRONT_DOOR = ("method", "content-type", "size", "shape")
+
+
+def lenient(*skipped: str) -> Callable[[Handler], Handler]:
+    """Mark a receiver as skipping some of the front door's checks: that is its bug."""
+    assert set(skipped) <= set(FRONT_DOOR)
+
+    def mark(handler: Handler) -> Handler:
+        handler.lenient = frozenset(skipped)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def _well_formed(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(payload, dict) and isinstance(payload.get("event"), str) and isinstance(payload.get("data"), dict)
+
+
+def front_door(request: Request, skipped: frozenset[str] = frozenset()) -> Response | None:
+    """What every gallery receiver does before its own logic, as a well-built one would: the answer to a
+    request that is not a delivery (405, 415, 413, 400), or None for a delivery."""
+    if "method" not in skipped and request.method != "POST":
+        return Response("Method Not Allowed", 405, headers={"Allow": "POST"})
+    if "content-type" not in skipped and request.mimetype != "application/json":
+        return Response("Unsupported Media Type", 415)
+    if "size" not in skipped and (request.content_length or 0) > MAX_BODY:
+        return Response("Payload Too Large", 413)
+    if "shape" not in skipped and not _well_formed(request.get_data()):
+        return Response("Bad Request", 400)
+    return None
 
 
 def ok() -> Response:
@@ -237,6 +278,97 @@ def requires_header_absent(request: Request, seen: list[str]) -> Response:
     return ok()
 
 
+def assumes_plan_is_set(request: Request, seen: list[str]) -> Response:
+    """Reads data["plan"].upper() for site events: a site without a plan (null, as the Cloud sends it) is a 500."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) == "Site Status Update":
+        plan = _data(request).get("plan")
+        if not isinstance(plan, str):
+            return Response("Internal Server Error", 500)
+    return ok()
+
+
+def slow_on_bench_updates(request: Request, seen: list[str]) -> Response:
+    """Rebuilds a report on every bench update before answering: within the Cloud's 5 s, but over a second."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) == "Bench Status Update":
+        time.sleep(LATENCY_SECONDS)
+    return ok()
+
+
+@lenient("shape")
+def crashes_on_malformed_body(request: Request, seen: list[str]) -> Response:
+    """Indexes payload["event"] and payload["data"] without checking the shape: a 500 on malformed bodies."""
+    if not _secret_ok(request):
+        return unauthorized()
+    try:
+        payload = json.loads(request.get_data())
+        if not isinstance(payload["event"], str) or not isinstance(payload["data"], dict):
+            raise TypeError("not a delivery")
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return Response("Internal Server Error", 500)
+    return ok()
+
+
+@lenient("method")
+def ignores_method(request: Request, seen: list[str]) -> Response:
+    """Routes every method to the webhook handler: a PUT or DELETE with the right secret is acknowledged."""
+    if not _secret_ok(request):
+        return unauthorized()
+    return ok()
+
+
+@lenient("content-type")
+def ignores_content_type(request: Request, seen: list[str]) -> Response:
+    """Parses the body as JSON whatever its declared Content-Type."""
+    if not _secret_ok(request):
+        return unauthorized()
+    return ok()
+
+
+@lenient("size")
+def has_no_body_limit(request: Request, seen: list[str]) -> Response:
+    """Reads bodies of any size into memory."""
+    if not _secret_ok(request):
+        return unauthorized()
+    return ok()
+
+
+def crashes_on_non_ascii_secret(request: Request, seen: list[str]) -> Response:
+    """Compares the header as str with hmac.compare_digest, which raises on non-ASCII: a 500."""
+    received = request.headers.get("X-Webhook-Secret", "")
+    try:
+        matches = hmac.compare_digest(received, SECRET)
+    except TypeError:
+        return Response("Internal Server Error", 500)
+    return ok() if matches else unauthorized()
+
+
+def tells_missing_from_wrong(request: Request, seen: list[str]) -> Response:
+    """Says whether the secret was missing or wrong: a prober learns that its header was read."""
+    if "X-Webhook-Secret" not in request.headers:
+        return Response("missing X-Webhook-Secret", 401)
+    return ok() if _secret_ok(request) else Response("wrong secret", 401)
+
+
+@lenient("shape")
+def shows_tracebacks(request: Request, seen: list[str]) -> Response:
+    """Answers a body it cannot parse with 400 and the Python traceback, 'to help the sender debug'."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if not _well_formed(request.get_data()):
+        trace = (
+            "Traceback (most recent call last):\n"
+            '  File "/srv/receiver/app.py", line 31, in webhook\n'
+            '    event = payload["event"]\n'
+            "KeyError: 'event'\n"
+        )
+        return Response(trace, 400, content_type="text/plain")
+    return ok()
+
+
 @dataclass(frozen=True)
 class Broken:
     handler: Handler
@@ -245,6 +377,8 @@ class Broken:
     #: The secret the suite is told about; None runs it with no secret configured.
     secret: str | None = SECRET
     args: tuple[str, ...] = ()
+    #: INFO requirements the suite must note (every gallery receiver runs on Werkzeug's development server).
+    notes: frozenset[str] = frozenset({"SRV-1"})
 
     @property
     def name(self) -> str:
@@ -252,36 +386,53 @@ class Broken:
 
 
 DELIVERY_MUSTS = ("DLV-1", "DLV-2")
-DELIVERY_SHOULDS = ("DLV-3", "DLV-4", "DLV-5")
+DELIVERY_SHOULDS = ("DLV-3", "DLV-4", "DLV-5", "DLV-6")
 
 GALLERY: tuple[Broken, ...] = (
-    Broken(accepts_any_secret, frozenset({"AUTH-1", "AUTH-2"})),
+    Broken(accepts_any_secret, frozenset({"AUTH-1", "AUTH-2", "AUTH-4"})),
     Broken(accepts_prefix, frozenset({"AUTH-1", "AUTH-2"})),
     Broken(compares_case_insensitively, frozenset({"AUTH-1", "AUTH-2"})),
-    Broken(answers_403, frozenset({"AUTH-1", "AUTH-2"})),
+    Broken(answers_403, frozenset({"AUTH-1", "AUTH-2", "AUTH-4"})),
     Broken(fails_handshake, frozenset({"HS-1", "HS-2"})),
     Broken(fails_second_handshake, frozenset({"HS-2"})),
     # Every delivery is redirected: every check that needs a 2xx fails with it.
     Broken(
         redirects,
-        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "REDIR-1"}),
+        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4", "REDIR-1"}),
     ),
-    Broken(too_slow, frozenset({"EVT-1"}), args=("--webhook-timeout", FAST_TIMEOUT)),
-    Broken(rejects_deploy_event, frozenset({"EVT-1"})),
-    Broken(skips_secret_on_handshake, frozenset({"AUTH-1"})),
+    Broken(too_slow, frozenset({"EVT-1", "DLV-6"}), args=("--webhook-timeout", FAST_TIMEOUT)),
+    Broken(rejects_deploy_event, frozenset({"EVT-1", "DLV-6"})),
+    Broken(skips_secret_on_handshake, frozenset({"AUTH-1", "AUTH-4"})),
     Broken(checks_secret_only_on_handshake, frozenset({"AUTH-2"})),
-    Broken(echoes_secret, frozenset({"LEAK-1"})),
-    Broken(echoes_secret_lowercased, frozenset({"LEAK-1"})),
-    Broken(echoes_part_of_secret, frozenset({"LEAK-1"})),
+    # Echoing what was received also makes a missing secret and a wrong one answer differently (AUTH-5).
+    Broken(echoes_secret, frozenset({"LEAK-1", "AUTH-5"})),
+    Broken(echoes_secret_lowercased, frozenset({"LEAK-1", "AUTH-5"})),
+    Broken(echoes_part_of_secret, frozenset({"LEAK-1", "AUTH-5"})),
     Broken(answers_json, frozenset({"HS-3", "EVT-2"})),
     Broken(rejects_duplicates, frozenset({"DLV-1"})),
     Broken(handles_one_at_a_time, frozenset({"DLV-2"})),
     Broken(rejects_stale_events, frozenset({"DLV-3"})),
     Broken(rejects_unknown_keys, frozenset({"DLV-4"})),
     Broken(rejects_unknown_events, frozenset({"DLV-5"})),
+    Broken(assumes_plan_is_set, frozenset({"DLV-6"})),
+    Broken(slow_on_bench_updates, frozenset({"DLV-7"})),
+    Broken(crashes_on_malformed_body, frozenset({"BAD-1"})),
+    Broken(ignores_method, frozenset({"BAD-2"})),
+    Broken(ignores_content_type, frozenset({"BAD-3"})),
+    Broken(has_no_body_limit, frozenset({"BAD-4"})),
+    Broken(crashes_on_non_ascii_secret, frozenset({"AUTH-4"})),
+    Broken(tells_missing_from_wrong, frozenset({"AUTH-5"})),
+    Broken(shows_tracebacks, frozenset({"LEAK-2"})),
     Broken(
         requires_header_absent,
         frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-3"}),
         secret=None,
     ),
 )
+
+#: Requirements whose failing receiver needs more than a handler (a TLS server, a proxy, Flask's debugger):
+#: the test in the project's suite that shows each one failing, as "module::function".
+CAUGHT_ELSEWHERE: dict[str, str] = {
+    "TLS-1": "test_tls::test_certificate_that_does_not_verify_fails_only_tls_1_when_insecure",
+    "TLS-2": "test_transport_rules::test_http_target_on_another_machine_is_noted",
+}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import pytest
 
 from conftest import SuiteRun
-from gallery import GALLERY, Broken, Handler, correct
+from gallery import CAUGHT_ELSEWHERE, GALLERY, Broken, Handler, correct
 from harness.catalogue import catalogue
 from harness.exitcodes import ExitCode
 
@@ -20,6 +21,7 @@ def test_broken_receiver_fails_exactly_its_requirements(broken: Broken, serve: S
     run = run_suite("--target-url", serve(broken.handler), "--webhook-strict", *broken.args, secret=broken.secret)
     assert run.harness_errors() == []
     assert run.failed_requirements() == broken.fails
+    assert run.noted_requirements() == broken.notes
     assert run.ret == ExitCode.REQUIREMENT_FAILED
     for requirement_id in broken.fails:
         assert requirement_id in run.output
@@ -34,8 +36,11 @@ def test_broken_receiver_verdict_depends_on_its_levels(broken: Broken, serve: Se
 
 
 def test_every_requirement_has_a_broken_receiver() -> None:
-    caught = set().union(*(b.fails for b in GALLERY))
-    assert caught == set(catalogue())
+    caught = set().union(*(b.fails | b.notes for b in GALLERY))
+    assert caught | set(CAUGHT_ELSEWHERE) == set(catalogue())
+    for test in CAUGHT_ELSEWHERE.values():
+        module, function = test.split("::")
+        assert callable(getattr(importlib.import_module(module), function)), test
 
 
 def test_correct_gallery_receiver_fails_nothing(serve: Serve, run_suite: RunSuite) -> None:
@@ -49,5 +54,6 @@ def test_embedded_reference_receiver_fails_nothing(run_suite: RunSuite) -> None:
     run = run_suite("--webhook-strict")
     assert run.harness_errors() == []
     assert run.failed_requirements() == set()
+    assert run.noted_requirements() == set()
     assert run.ret == ExitCode.OK
     assert "READY for activation" in run.output

@@ -73,7 +73,7 @@ def not_ready() -> RunReport:
         # An id the catalogue does not know, with hostile text where a cell would show it.
         record("ZZ-9", "failed", statement=HOSTILE, fix=HOSTILE, message=HOSTILE),
     ]
-    return report("NOT READY", "NOT READY for activation: AUTH-1, REDIR-1 failed; 1 SHOULD finding.", records)
+    return report("NOT READY", "NOT READY for activation: AUTH-1, REDIR-1 failed; SHOULD not met: EVT-2 (1 check).", records)
 
 
 def no_verdict() -> RunReport:
@@ -243,7 +243,7 @@ def test_markdown_shows_curl_and_fix_for_failures() -> None:
     blocks, _ = fenced(text)
     assert any(block.startswith("curl -sS -i") for block in blocks)
     assert "```sh\ncurl -sS -i" in text
-    assert "### Failed checks (4)" in text
+    assert "### Failed checks and notes (4)" in text
     assert text.index("[AUTH-1-case-changed]") < text.index("HS-3 (SHOULD)")
 
 

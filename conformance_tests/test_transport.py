@@ -1,0 +1,31 @@
+"""How deliveries travel: a certificate the Cloud can verify, no secret in clear, a production server (TLS-*, SRV-*)."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+from harness import checks, transport
+from harness.client import Client, Target
+from harness.plugin import requirement
+
+
+@requirement("TLS-1")
+def test_certificate_verifies(webhook_client: Client, webhook_target: Target, requirement_id: str) -> None:
+    if urllib.parse.urlsplit(webhook_target.url).scheme != "https":
+        raise checks.NotApplicable("the target is http, so there is no certificate to verify")
+    # Verified as the Cloud verifies, even when the run itself was told not to (--webhook-insecure).
+    options = webhook_client.options
+    verifying = dataclasses.replace(options, verify=options.verify if options.verify is not False else True)
+    error = transport.probe(webhook_target.url, verifying)
+    checks.certificate_verified(None if error is None or error.kind != "tls" else error.detail)
+
+
+@requirement("TLS-2")
+def test_secret_not_sent_in_clear(webhook_target: Target, requirement_id: str) -> None:
+    checks.secret_not_in_clear(webhook_target.url)
+
+
+@requirement("SRV-1")
+def test_not_a_development_server(webhook_client: Client, requirement_id: str) -> None:
+    checks.not_a_development_server(webhook_client.exchanges)
