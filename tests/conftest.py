@@ -40,7 +40,7 @@ def serve(loopback_server: HTTPServer) -> Callable[[Handler], str]:
                 return refusal
             try:
                 event = json.loads(request.get_data()).get("event")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 event = None
             seen.append(str(event))
             return handler(request, seen)

@@ -398,7 +398,9 @@ GALLERY: tuple[Broken, ...] = (
     # Every delivery is redirected: every check that needs a 2xx fails with it.
     Broken(
         redirects,
-        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4", "REDIR-1"}),
+        frozenset(
+            {"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4", "REDIR-1"}
+        ),
     ),
     Broken(too_slow, frozenset({"EVT-1", "DLV-6"}), args=("--webhook-timeout", FAST_TIMEOUT)),
     Broken(rejects_deploy_event, frozenset({"EVT-1", "DLV-6"})),

@@ -141,10 +141,10 @@ def test_sample_with_debug_fails_the_debugger_must(debug_sample: str, run_suite:
     verdict = _verdict(run)
     assert verdict.startswith("NOT READY")
     assert "LEAK-2" in verdict
-    # The LEAK-2 failure is about the debugger: its page is what the check quotes, and the hint names it.
+    # The LEAK-2 failure is the worst of what debug mode serves: the console that runs code for anyone.
     (leak_2,) = _call_reports(run, "LEAK-2")
-    assert "Werkzeug Debugger" in leak_2.longreprtext
-    assert "Werkzeug's debugger" in leak_2.longreprtext
+    assert "the Werkzeug debugger's console (200 OK)" in leak_2.longreprtext
+    assert "Flask's debug=True serves a Python console at /console" in leak_2.longreprtext
     assert SECRET not in run.output  # the leaked secret is masked in the harness's own output
 
 

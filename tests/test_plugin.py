@@ -122,7 +122,7 @@ def test_should_finding_reported_but_not_fatal_unless_strict(serve: Serve, run_s
     assert "SHOULD findings (not fatal without --webhook-strict)" in lenient.output
     stats = next(line for line in lenient.output.splitlines() if " passed" in line and line.startswith("="))
     assert "5 should-failed" in stats
-    assert "READY for activation: every MUST requirement passed; SHOULD not met: HS-3, EVT-2 (5 checks)" in lenient.output
+    assert "every MUST requirement passed; SHOULD not met: HS-3, EVT-2 (5 checks)" in lenient.output
     strict = run_suite("--target-url", url, "--webhook-strict", secret=SECRET)
     assert strict.ret == ExitCode.REQUIREMENT_FAILED
     # Strict fails the run, but a SHOULD stays a SHOULD: the receiver is ready for activation.

@@ -73,7 +73,8 @@ def not_ready() -> RunReport:
         # An id the catalogue does not know, with hostile text where a cell would show it.
         record("ZZ-9", "failed", statement=HOSTILE, fix=HOSTILE, message=HOSTILE),
     ]
-    return report("NOT READY", "NOT READY for activation: AUTH-1, REDIR-1 failed; SHOULD not met: EVT-2 (1 check).", records)
+    line = "NOT READY for activation: AUTH-1, REDIR-1 failed; SHOULD not met: EVT-2 (1 check)."
+    return report("NOT READY", line, records)
 
 
 def no_verdict() -> RunReport:
