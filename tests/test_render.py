@@ -281,3 +281,20 @@ def test_zero_records_and_no_verdict_render(write: object) -> None:
     assert "No checks were recorded." in text
     if write is render.html:
         html5lib.HTMLParser(strict=True).parse(text)
+
+
+def test_insecure_runs_and_the_clouds_conclusions_are_in_both_reports() -> None:
+    lines = ["activation: would succeed: Webhook Validate got a 2xx twice", "auto-disable: 0 of 9 deliveries failed"]
+    noted = record("SRV-1", "info", level="INFO", message="SRV-1 (INFO) the Server header names Werkzeug")
+    shown = report("READY", "READY for activation.", [*ready().records, noted], insecure=True, cloud_lines=lines)
+    text, page = render.markdown(shown), render.html(shown)
+    for output in (text, page):
+        assert "TLS verification was off (--webhook-insecure)" in output
+        assert "activation: would succeed" in output
+        assert "auto-disable: 0 of 9 deliveries failed" in output
+        assert "INFO" in output
+    assert "the Server header names Werkzeug" in text  # a note is shown in full, like a finding
+    assert 'class="o-info"' in page
+    plain = replace(shown, insecure=False)
+    assert "--webhook-insecure" not in render.markdown(plain)
+    assert "--webhook-insecure" not in render.html(plain)
