@@ -14,10 +14,9 @@ from harness.plugin import requirement
 def test_certificate_verifies(webhook_client: Client, webhook_target: Target, requirement_id: str) -> None:
     if urllib.parse.urlsplit(webhook_target.url).scheme != "https":
         raise checks.NotApplicable("the target is http, so there is no certificate to verify")
-    # Verified as the Cloud verifies, even when the run itself was told not to (--webhook-insecure).
-    options = webhook_client.options
-    verifying = dataclasses.replace(options, verify=options.verify if options.verify is not False else True)
-    error = transport.probe(webhook_target.url, verifying)
+    # Verified as the Cloud verifies: against the public CAs, whatever this run was told to trust
+    # (--webhook-ca-bundle) or not to check (--webhook-insecure).
+    error = transport.probe(webhook_target.url, dataclasses.replace(webhook_client.options, verify=True))
     checks.certificate_verified(None if error is None or error.kind != "tls" else error.detail)
 
 

@@ -89,11 +89,11 @@ BODY_CASES: tuple[BadInput, ...] = (
 )
 
 # BAD-2: receiver-security.md §3 C1-C2. The handshake's body, so a receiver that ignores the method does no harm.
+# No DELETE: sent with the right secret to a URL that handles it, it could delete something.
 METHOD_CASES: tuple[BadInput, ...] = (
     BadInput("GET", "a GET", b"", method="GET", content_type=None),
     BadInput("PUT", "the handshake as a PUT", method="PUT"),
     BadInput("PATCH", "the handshake as a PATCH", method="PATCH"),
-    BadInput("DELETE", "the handshake as a DELETE", method="DELETE"),
 )
 
 # BAD-3: receiver-security.md §3 C4-C6. The handshake's JSON, declared as something else.

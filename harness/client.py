@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,8 +44,13 @@ class Client:
         self.exchanges: list[transport.Exchange] = []
         self._silent_in_a_row = 0
 
+    @property
+    def gave_up(self) -> bool:
+        """The receiver stopped answering, so later checks were not judged: no verdict can say READY."""
+        return self._silent_in_a_row >= GIVE_UP_AFTER
+
     def _give_up_if_hung(self) -> None:
-        if self._silent_in_a_row >= GIVE_UP_AFTER:
+        if self.gave_up:
             raise NotApplicable(
                 f"not sent: the receiver did not answer the last {GIVE_UP_AFTER} requests within the timeout "
                 "(those checks failed), so it seems hung"
@@ -66,9 +72,13 @@ class Client:
         *,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        as_the_cloud: bool | None = None,
     ) -> transport.Exchange:
         """Send ``event`` like the Cloud would, with ``header`` (default: the target's secret)."""
-        return self.send(self.delivery(event, header, data=data, extra=extra))
+        request = self.delivery(event, header, data=data, extra=extra)
+        if as_the_cloud is not None:
+            request = dataclasses.replace(request, as_the_cloud=as_the_cloud)
+        return self.send(request)
 
     def delivery(
         self,

@@ -41,6 +41,10 @@ class Outlook:
     #: Deliveries the run made as the Cloud sends them (known events, right secret), handshakes aside.
     deliveries: int
     failed: int
+    #: Events whose every delivery failed: an hour in which only they fire disables the webhook.
+    always_failing: tuple[str, ...] = ()
+    #: Deliveries answered with a redirect, which the Cloud would follow (taking the secret along).
+    redirected: int = 0
 
     @property
     def attempts_failing(self) -> float:
@@ -66,6 +70,16 @@ class Outlook:
             f"with its {ATTEMPTS_PER_FAILED_EVENT - 1} retries of each failure, {self.attempts_failing:.0%} of an "
             f"hour's attempts would fail: {verdict}"
         )
+        if self.always_failing:
+            lines.append(
+                f"auto-disable: every delivery of {', '.join(self.always_failing)} failed; the Cloud has no minimum "
+                "sample, so an hour in which only these fire disables the webhook"
+            )
+        if self.redirected:
+            lines.append(
+                f"redirects: {self.redirected} deliveries were redirected; the Cloud follows redirects (a 307/308 "
+                "with the body and the secret, a 301/302/303 as a GET), so its outcome depends on where they lead"
+            )
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -76,6 +90,8 @@ class Outlook:
             "failed": self.failed,
             "attempts_failing": round(self.attempts_failing, 4),
             "auto_disable": self.disabled,
+            "always_failing": list(self.always_failing),
+            "redirected": self.redirected,
         }
 
 
@@ -96,6 +112,7 @@ def _activation(records: Sequence[CheckRecord]) -> tuple[bool | None, str]:
     failed = [r.requirement for r in handshake if r.outcome in ("failed", "error")]
     if failed:
         return False, f"would fail: {', '.join(sorted(set(failed)))} failed (Validate and Activate each need a 2xx)"
+
     if {r.requirement for r in handshake if r.outcome == "passed"} == set(HANDSHAKE_CHECKS):
         return True, "would succeed: Webhook Validate got a 2xx twice, as Validate and Activate send it"
     return None, "not judged: the handshake checks (HS-1, HS-2) did not run"
@@ -106,4 +123,7 @@ def outlook(records: Sequence[CheckRecord], exchanges: Iterable[Exchange]) -> Ou
     activation, note = _activation(records)
     deliveries = [e for e in exchanges if e.request.as_the_cloud and _event(e) != VALIDATE]
     failed = len([e for e in deliveries if not _got_2xx(e)])
-    return Outlook(activation, note, len(deliveries), failed)
+    events = sorted({str(_event(e)) for e in deliveries})
+    always = tuple(event for event in events if not any(_got_2xx(e) for e in deliveries if _event(e) == event))
+    redirected = len([e for e in deliveries if e.response is not None and 300 <= e.response.status < 400])
+    return Outlook(activation, note, len(deliveries), failed, always, redirected)

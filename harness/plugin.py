@@ -418,6 +418,7 @@ class ConformanceSession:
                 or bool(session.shouldfail),  # -x, --maxfail
                 secret_configured=bool(self.run is not None and self.run.target.secret),
                 strict=self.settings.strict,
+                gave_up=bool(self.run is not None and self.run.client.gave_up),
             )
             report.verdict = verdict(report.records, catalogue(), report.target, coverage, report.setup_error)
             if report.setup_error is not None:
@@ -458,6 +459,7 @@ class ConformanceSession:
         host = urllib.parse.urlsplit(run.target.url).hostname
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:  # before the first delivery: whoever runs it sees where the load goes
+            terminal.ensure_newline()
             terminal.write_line(
                 f"webhook conformance: load run: {settings.load} deliveries to {host}, "
                 f"{settings.load_concurrency} at a time",

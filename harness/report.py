@@ -149,6 +149,8 @@ class Coverage:
     interrupted: bool = False
     secret_configured: bool = True
     strict: bool = False
+    #: The receiver stopped answering and the checks after that were skipped unjudged.
+    gave_up: bool = False
 
 
 def verdict(
@@ -192,6 +194,12 @@ def verdict(
     if must_failed:
         line = f"NOT READY for activation: {', '.join(must_failed)} failed{tail}"
         return Verdict("NOT READY", False, must_failed, should_failed, line)
+    if coverage.gave_up:
+        line = (
+            "NO VERDICT: the receiver stopped answering (timeouts in a row), so the checks after that were not "
+            f"judged; find out why it hangs and run again{tail}"
+        )
+        return Verdict("NO VERDICT", False, [], should_failed, line)
     if coverage.interrupted:
         checks = f"{ran} check{'s' if ran != 1 else ''}"
         line = f"NO VERDICT: the run stopped after {checks}, before the end of the suite. Target: {target}"

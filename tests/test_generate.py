@@ -190,8 +190,8 @@ def test_a_failure_is_found_shrunk_and_really_failed_quietly(capfd: pytest.Captu
     assert {key: value for key, value in payload.items() if key != "name"} == {
         "doctype": "Bench",
         "owner": "",
-        "creation": "2000-01-01 00:00:00",
-        "modified": "2000-01-01 00:00:00",
+        "creation": "2015-01-01 00:00:00",
+        "modified": "2015-01-01 00:00:00",
         "modified_by": "",
         "docstatus": 0,
         "idx": 0,

@@ -71,3 +71,14 @@ def test_a_healthy_run_is_not_disabled_and_says_so() -> None:
 
 def test_no_delivery_no_rate() -> None:
     assert "no delivery as the Cloud sends them" in outlook([], []).lines()[1]
+
+
+def test_an_event_that_always_fails_and_redirects_are_named() -> None:
+    exchanges = [exchange(200)] * 8 + [exchange(400, "Bench Deploy Status Update")] * 2 + [exchange(308)]
+    seen = outlook([], exchanges)
+    assert not seen.disabled
+    assert seen.always_failing == ("Bench Deploy Status Update",)
+    assert seen.redirected == 1
+    text = "\n".join(seen.lines())
+    assert "every delivery of Bench Deploy Status Update failed; the Cloud has no minimum sample" in text
+    assert "the Cloud follows redirects" in text
