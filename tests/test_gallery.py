@@ -25,13 +25,9 @@ def test_broken_receiver_fails_exactly_its_requirements(broken: Broken, serve: S
     assert run.ret == ExitCode.REQUIREMENT_FAILED
     for requirement_id in broken.fails:
         assert requirement_id in run.output
-
-
-@pytest.mark.parametrize("broken", GALLERY, ids=[b.name for b in GALLERY])
-def test_broken_receiver_verdict_depends_on_its_levels(broken: Broken, serve: Serve, run_suite: RunSuite) -> None:
-    run = run_suite("--target-url", serve(broken.handler), *broken.args, secret=broken.secret)
+    # Strict fails the run on a SHOULD, but the verdict still tells a MUST from a SHOULD (test_plugin checks
+    # that without --webhook-strict a SHOULD alone exits 0).
     breaks_a_must = any(catalogue()[r].level == "MUST" for r in broken.fails)
-    assert run.ret == (ExitCode.REQUIREMENT_FAILED if breaks_a_must else ExitCode.OK)
     assert ("NOT READY for activation" in run.output) == breaks_a_must
 
 
