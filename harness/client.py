@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,10 +74,7 @@ class Client:
         as_the_cloud: bool | None = None,
     ) -> transport.Exchange:
         """Send ``event`` like the Cloud would, with ``header`` (default: the target's secret)."""
-        request = self.delivery(event, header, data=data, extra=extra)
-        if as_the_cloud is not None:
-            request = dataclasses.replace(request, as_the_cloud=as_the_cloud)
-        return self.send(request)
+        return self.send(self.delivery(event, header, data=data, extra=extra, as_the_cloud=as_the_cloud))
 
     def delivery(
         self,
@@ -87,11 +83,13 @@ class Client:
         *,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        as_the_cloud: bool | None = None,
     ) -> transport.Request:
-        """The request :meth:`deliver` would send."""
+        """The request :meth:`deliver` would send; ``as_the_cloud`` None decides it from the arguments."""
         chosen = header if header is not None else right_secret(self.target.secret)
-        # The Cloud sends its known events, with the configured secret and no keys it does not have yet.
-        as_the_cloud = header is None and event in KNOWN_EVENTS and extra is None
+        if as_the_cloud is None:
+            # The Cloud sends its known events, with the configured secret and no keys it does not have yet.
+            as_the_cloud = header is None and event in KNOWN_EVENTS and extra is None
         return delivery(self.target.url, event, chosen, data=data, extra=extra, as_the_cloud=as_the_cloud)
 
     def send_at_once(self, requests: Sequence[transport.Request]) -> list[transport.Exchange]:

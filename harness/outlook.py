@@ -112,7 +112,6 @@ def _activation(records: Sequence[CheckRecord]) -> tuple[bool | None, str]:
     failed = [r.requirement for r in handshake if r.outcome in ("failed", "error")]
     if failed:
         return False, f"would fail: {', '.join(sorted(set(failed)))} failed (Validate and Activate each need a 2xx)"
-
     if {r.requirement for r in handshake if r.outcome == "passed"} == set(HANDSHAKE_CHECKS):
         return True, "would succeed: Webhook Validate got a 2xx twice, as Validate and Activate send it"
     return None, "not judged: the handshake checks (HS-1, HS-2) did not run"
@@ -121,9 +120,11 @@ def _activation(records: Sequence[CheckRecord]) -> tuple[bool | None, str]:
 def outlook(records: Sequence[CheckRecord], exchanges: Iterable[Exchange]) -> Outlook:
     """The Cloud's conclusions from the run's check records and its exchanges."""
     activation, note = _activation(records)
-    deliveries = [e for e in exchanges if e.request.as_the_cloud and _event(e) != VALIDATE]
+    # Each body parsed once: a run makes a hundred deliveries, a load-sized one far more.
+    by_event = [(str(_event(e)), e) for e in exchanges if e.request.as_the_cloud]
+    deliveries = [e for event, e in by_event if event != VALIDATE]
     failed = len([e for e in deliveries if not _got_2xx(e)])
-    events = sorted({str(_event(e)) for e in deliveries})
-    always = tuple(event for event in events if not any(_got_2xx(e) for e in deliveries if _event(e) == event))
+    answered = {event for event, e in by_event if _got_2xx(e)}
+    always = tuple(sorted({event for event, e in by_event if event != VALIDATE} - answered))
     redirected = len([e for e in deliveries if e.response is not None and 300 <= e.response.status < 400])
     return Outlook(activation, note, len(deliveries), failed, always, redirected)

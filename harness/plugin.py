@@ -413,9 +413,7 @@ class ConformanceSession:
             report.finished = now()
             coverage = Coverage(
                 expected=self.expected,
-                interrupted=session.exitstatus == ExitCode.INTERRUPTED
-                or bool(session.shouldstop)
-                or bool(session.shouldfail),  # -x, --maxfail
+                interrupted=_interrupted(session),
                 secret_configured=bool(self.run is not None and self.run.target.secret),
                 strict=self.settings.strict,
                 gave_up=bool(self.run is not None and self.run.client.gave_up),
@@ -449,8 +447,7 @@ class ConformanceSession:
         report.cloud, report.cloud_lines = cloud.as_json(), cloud.lines()
         if latency is not None:
             report.cloud_lines.append(f"latency of the deliveries as the Cloud sends them: {latency.describe()}")
-        interrupted = session.exitstatus == ExitCode.INTERRUPTED or bool(session.shouldstop or session.shouldfail)
-        if self.settings.load and not interrupted:
+        if self.settings.load and not _interrupted(session):
             result = self._load(self.run)
             report.load, report.load_lines = result.as_json(), result.lines()
 
@@ -467,6 +464,11 @@ class ConformanceSession:
             )
         build = load_deliveries(run.target.url, run.target.secret)
         return run_load(lambda i: send(build(i), run.options), settings.load, settings.load_concurrency)
+
+
+def _interrupted(session: pytest.Session) -> bool:
+    """Ctrl-C, -x or --maxfail stopped the run before the end of the suite."""
+    return session.exitstatus == ExitCode.INTERRUPTED or bool(session.shouldstop or session.shouldfail)
 
 
 def _requirement_id(item: pytest.Item) -> str | None:

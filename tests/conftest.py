@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -104,6 +105,16 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Cal
         return SuiteRun(pytester.runpytest_inprocess("--pyargs", "conformance_tests", "-p", "no:randomly", *args))
 
     return run
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a server process as a service manager would: SIGTERM, then SIGKILL if it outlives ``timeout``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def free_port() -> int:

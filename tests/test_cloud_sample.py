@@ -9,7 +9,6 @@ and missing body limit explain. Each mode is one subprocess for the whole module
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SuiteRun, free_port, wait_for_port
+from conftest import SuiteRun, free_port, stop, wait_for_port
 from harness.catalogue import catalogue
 from harness.exitcodes import ExitCode
 
@@ -87,12 +86,7 @@ def _serve(debug: bool, workdir: Path) -> Iterator[str]:
             wait_for_port(port, process, timeout=10)
             yield f"http://127.0.0.1:{port}/webhook"
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process, timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from conftest import SuiteRun, free_port, wait_for_port
+from conftest import SuiteRun, free_port, stop, wait_for_port
 from harness.exitcodes import ExitCode
 
 SECRET = "served-reference-secret-0123456789"
@@ -30,12 +29,7 @@ def served_receiver() -> Iterator[str]:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
         assert process.stdout is not None
         assert SECRET not in process.stdout.read().decode("utf-8", "replace")
 
