@@ -112,7 +112,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _port(text: str) -> int:
-    # 0 asks for any free port (waitress prints the one it got).
+    # 0 asks for any free port (the receiver logs the one it got).
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)

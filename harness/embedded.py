@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets as random_secrets
+import shutil
+import tempfile
+from pathlib import Path
 
 from harness.client import Target
 from harness.secret import Secret
-from reference_receiver.app import create_app
+from reference_receiver import Config, create_app
 from reference_receiver.serve import RunningServer, start_in_thread
 
 __all__ = ["EmbeddedReceiver", "generated_secret"]
@@ -18,12 +21,17 @@ def generated_secret() -> Secret:
 
 
 class EmbeddedReceiver:
-    """The reference receiver on a free loopback port, with its own secret, until ``stop()``."""
+    """The reference receiver on a free loopback port, with its own secret and a durable inbox in a
+    temporary directory, until ``stop()``: the same server and store as in production."""
 
     def __init__(self, secret: Secret | None = None) -> None:
         self.secret = secret or generated_secret()
-        self._server: RunningServer = start_in_thread(create_app(secret=self.secret.reveal()))
+        self._directory = tempfile.mkdtemp(prefix="webhook-conformance-")
+        config = Config(secret=self.secret.reveal(), inbox=str(Path(self._directory, "inbox.sqlite3")))
+        self.app = create_app(config)
+        self._server: RunningServer = start_in_thread(self.app)
         self.target = Target(url=self._server.url, secret=self.secret, embedded=True)
 
     def stop(self) -> None:
         self._server.stop()
+        shutil.rmtree(self._directory, ignore_errors=True)

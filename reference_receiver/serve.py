@@ -1,82 +1,138 @@
-"""Serving the receiver with waitress: blocking for production, or on a thread for tests and the harness."""
+"""Serving the receiver under uvicorn: blocking for production, or on a thread for tests and the harness.
+
+uvicorn (with uvloop and httptools) was chosen for robustness first: its event loop holds slow clients
+without tying up a worker (receiver-security.md §6.3: waitress and uvicorn stayed responsive under 20
+slowloris connections where gunicorn's workers froze), it drains in-flight requests on SIGTERM, and it
+sheds load with 503 past ``limit_concurrency``. It is also fast enough that the durable write, not the
+server, bounds throughput.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import socket
+import sys
 import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-import waitress
-from flask import Flask
-from waitress.server import create_server
+import uvicorn
 
-__all__ = ["RunningServer", "serve", "start_in_thread"]
+from reference_receiver.asgi import WebhookApp
+from reference_receiver.config import Config
+
+__all__ = ["JsonFormatter", "RunningServer", "configure_logging", "serve", "start_in_thread", "uvicorn_config"]
 
 
-def _limits(app: Flask) -> dict[str, Any]:
-    return {
-        # waitress buffers a whole body (chunked too) before the app runs: hold it to the app's limit, so
-        # an oversized body is refused (413, in waitress's plain text) before it is read. It refuses at >=.
-        "max_request_body_size": app.config["MAX_CONTENT_LENGTH"] + 1,
-        # Close stalled or idle connections after 20-25 s instead of 2 minutes.
-        "channel_timeout": 20,
-        "cleanup_interval": 5,
+def uvicorn_config(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000, **overrides: Any) -> uvicorn.Config:
+    """The production settings, from the app's ``Config``."""
+    config: Config = app.config
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "lifespan": "on",  # opens the inbox, starts the writer and the processor; stops them in order
+        "access_log": False,  # the app logs each request itself, without headers
+        "log_config": None,  # keep the JSON logging set up by configure_logging
+        "server_header": False,
+        "limit_concurrency": config.max_connections,  # past it: 503, which the Cloud retries
+        "timeout_keep_alive": config.keep_alive_timeout,
+        "timeout_graceful_shutdown": config.shutdown_timeout,
+        "h11_max_incomplete_event_size": 16 * 1024,  # header block limit of the pure-Python parser
     }
+    settings.update(overrides)
+    return uvicorn.Config(app, **settings)
 
 
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
-    """Serve ``app`` until interrupted."""
-    waitress.serve(app, host=host, port=port, threads=threads, **_limits(app))
+def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000) -> bool:
+    """Serve until SIGINT or SIGTERM, then finish the requests in flight (up to WEBHOOK_SHUTDOWN_TIMEOUT).
+
+    OSError if the address cannot be listened on; False if the app could not start (the log says why).
+    """
+    sock = _listen(host, port)  # here, not in uvicorn, which would log the error and exit the process
+    server = uvicorn.Server(uvicorn_config(app, host, sock.getsockname()[1]))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return bool(server.started)
 
 
-def start_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8) -> RunningServer:
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def start_in_thread(app: WebhookApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``app`` on a daemon thread (port 0 = a free one) until ``stop()`` or the end of a ``with``."""
-    server = create_server(app, map={}, host=host, port=port, threads=threads, **_limits(app))
-    if not hasattr(server, "active_channels"):  # a name that resolved to several addresses
-        server.close()
-        raise ValueError(f"host must be a single address, not {host!r}")
-    thread = threading.Thread(target=server.run, name="reference-receiver", daemon=True)
+    sock = _listen(host, port)
+    server = uvicorn.Server(uvicorn_config(app, host, sock.getsockname()[1], timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="reference-receiver", daemon=True)
     thread.start()
-    return RunningServer(server, thread)
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if not server.started:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+        raise RuntimeError("the reference receiver did not start (see the log)")
+    return RunningServer(server, thread, sock)
 
 
 class RunningServer:
     """A receiver served on a thread: ``url`` is its webhook URL."""
 
-    def __init__(self, server: Any, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
-        self._stopped = False
-        self._lock = threading.Lock()
-        self.host: str = server.effective_host
-        self.port = int(server.effective_port)
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket) -> None:
+        self._server, self._thread, self._sock = server, thread, sock
+        self.host, self.port = sock.getsockname()[:2]
         netloc = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{netloc}:{self.port}/webhook"
 
-    def stop(self, timeout: float = 0.5) -> None:
-        """Close the port and the connections and end the threads, in at most about twice ``timeout``."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        # Workers first, while the loop still runs, so that requests in flight can finish (a worker
-        # still busy after ``timeout`` is abandoned: it is a daemon thread).
-        self._server.task_dispatcher.shutdown(timeout=timeout)
-        # The loop thread closes its own sockets (closing them from here would race with its select());
-        # an empty socket map then ends the loop.
-        self._server.trigger.pull_trigger(self._close_sockets)
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, let requests in flight finish (2 s at most), then stop the app."""
+        self._server.should_exit = True
         self._thread.join(timeout)
-        self._close_sockets()  # idempotent; does the work if the loop had died or hung
-
-    def _close_sockets(self) -> None:
-        for channel in list(self._server.active_channels.values()):
-            channel.handle_close()  # also wakes a worker waiting to write to it
-        # A worker that outlived the timeout still pulls the trigger when it ends: make that a no-op, as
-        # the number of the closed pipe may by then belong to another file.
-        self._server.trigger._physical_pull = lambda: None
-        self._server.close()  # the listening socket and the trigger
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._sock.close()
 
     def __enter__(self) -> RunningServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the fields passed as ``extra``.
+
+    JSON escapes control characters, so a payload cannot forge log lines. The receiver never logs
+    header values, so the secret never reaches a log.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the receiver and for uvicorn's own messages."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

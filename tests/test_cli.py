@@ -187,7 +187,8 @@ def test_serve_rejects_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -
     assert "'99999' is not a port number" in capsys.readouterr().err
 
 
-def test_serve_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
     with socket.create_server(("127.0.0.1", 0)) as busy:
         assert main(["serve", "--port", str(busy.getsockname()[1])]) == 1
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err

@@ -1,0 +1,190 @@
+"""The receiver as an ASGI application: verify, validate, persist, acknowledge; then process.
+
+Any ASGI server can run it; ``serve.py`` runs it under uvicorn. The order of work is the point:
+``core.Receiver`` decides from the headers (401/405/415/413 before a byte of body is read), the body is
+read within a size and time limit, and an accepted event is stored durably (``GroupCommit``) before the
+2xx is sent. If the store fails the answer is 503: the Cloud retries, and nothing was acknowledged that
+could be lost. Handlers run later, from the inbox, on the processor thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from reference_receiver.config import MEMORY, Config
+from reference_receiver.core import Answer, Receiver
+from reference_receiver.inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox
+from reference_receiver.processing import Handler, Processor
+
+__all__ = ["HEALTH_PATH", "WebhookApp", "open_inbox"]
+
+HEALTH_PATH = "/healthz"
+log = logging.getLogger("reference_receiver")
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def open_inbox(config: Config) -> Inbox:
+    """The inbox WEBHOOK_INBOX names: a SQLite file, or ``:memory:``."""
+    if config.inbox == MEMORY:
+        log.warning("WEBHOOK_INBOX=:memory: events are not durable and are lost at exit")
+        return MemoryInbox()
+    return SqliteInbox(config.inbox)
+
+
+class WebhookApp:
+    """The ASGI app. ``start()``/``stop()`` run at the server's lifespan events, or by hand."""
+
+    def __init__(
+        self, config: Config, inbox: Inbox | None = None, handlers: Mapping[str, list[Handler]] | None = None
+    ) -> None:
+        self.config = config
+        self.receiver = Receiver(config)
+        self._given_inbox = inbox
+        self._handlers = handlers
+        self.inbox: Inbox | None = None
+        self._writer: GroupCommit | None = None
+        self._processor: Processor | None = None
+        if not config.secret:
+            log.warning("WEBHOOK_SECRET is empty: every request is accepted, as for a webhook without a secret")
+
+    def start(self) -> None:
+        if self._writer is not None:
+            return
+        self.inbox = self._given_inbox or open_inbox(self.config)
+        self._writer = GroupCommit(self.inbox)
+        self._processor = Processor(
+            self.inbox,
+            self._handlers,
+            order_window=self.config.order_window,
+            max_attempts=self.config.max_attempts,
+            retention_days=self.config.retention_days,
+        ).start()
+        log.info("receiver started", extra={"inbox": self.config.inbox if self._given_inbox is None else "given"})
+
+    def stop(self) -> None:
+        """Let the handler in progress finish, store what was accepted, close the inbox."""
+        if self._processor is not None:
+            self._processor.stop()
+        if self._writer is not None:
+            self._writer.close()
+        if self.inbox is not None and self._given_inbox is None:
+            self.inbox.close()
+        self._processor = self._writer = None
+        log.info("receiver stopped")
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self._writer and self._writer.alive and self._processor and self._processor.alive)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except Exception as e:  # e.g. the inbox's directory does not exist
+                    await send({"type": "lifespan.startup.failed", "message": f"cannot open the inbox: {e}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._writer is not None:
+                    await self._writer.drain()
+                self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method, path, headers = scope["method"], scope["path"], scope["headers"]
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            await _respond(send, 200 if self.healthy else 503, b'{"status": "ok"}' if self.healthy else b"{}")
+            return
+        answer = self.receiver.route(method, path, headers)
+        if answer is None:
+            body = await self._read_body(receive)
+            if body is None:  # the client went away
+                return
+            answer = (
+                body
+                if isinstance(body, Answer)
+                else self.receiver.accept(body, self.receiver.secret_used(headers) == "previous")
+            )
+        duplicate = False
+        if answer.record is not None:
+            try:
+                duplicate = not await self._store(answer)
+            except Exception as e:
+                log.error("cannot store the event: answering 503", extra={"error": repr(e)[:200]})
+                answer = Answer(503, "the event could not be stored; retry", headers=(("Retry-After", "60"),))
+        self._log(answer, duplicate, started)
+        await _respond(send, answer.status, answer.body, answer.content_type, answer.headers)
+
+    async def _store(self, answer: Answer) -> bool:
+        if self._writer is None:
+            raise RuntimeError("the receiver is not started")
+        assert answer.record is not None
+        return await self._writer.store(answer.record)
+
+    async def _read_body(self, receive: Receive) -> bytes | Answer | None:
+        limit, chunks, size = self.config.max_body_bytes, [], 0
+        try:
+            async with asyncio.timeout(self.config.body_timeout):  # a body dribbled byte by byte
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:  # a chunked body declares no length: count what arrives
+                        return Answer(413, f"the limit is {limit} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            return Answer(408, f"the body took more than {self.config.body_timeout:g} s")
+
+    def _log(self, answer: Answer, duplicate: bool, started: float) -> None:
+        fields: dict[str, object] = {"status": answer.status, "ms": round((time.perf_counter() - started) * 1000, 2)}
+        if answer.record is not None:
+            fields.update(event=answer.record.event[:100], key=answer.record.key[:16], duplicate=duplicate)
+        if answer.during_rotation:
+            fields["rotation"] = "the previous secret was used"  # which one, never its value
+        if answer.reason:
+            fields["reason"] = answer.reason
+        if answer.status >= 500:
+            log.error("delivery not stored", extra=fields)
+        elif answer.status >= 400:
+            log.warning("request rejected", extra=fields)
+        elif log.isEnabledFor(logging.DEBUG):  # the inbox is the record of what was acknowledged
+            log.debug("duplicate acknowledged" if duplicate else "delivery acknowledged", extra=fields)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra: tuple[tuple[str, str], ...] = (),
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        *((name.lower().encode(), value.encode()) for name, value in extra),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

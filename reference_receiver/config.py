@@ -1,0 +1,121 @@
+"""The receiver's settings, read once from the environment; a bad value is a ValueError naming it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["DEFAULT_INBOX", "MEMORY", "Config"]
+
+#: Where the inbox lives unless WEBHOOK_INBOX says otherwise.
+DEFAULT_INBOX = "webhook-inbox.sqlite3"
+#: WEBHOOK_INBOX value for an inbox in memory: nothing survives a restart (benchmarks, throwaway runs).
+MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the receiver can be told. ``from_env`` documents the variables."""
+
+    secret: str
+    previous_secret: str = ""
+    previous_until: datetime | None = None
+    inbox: str = DEFAULT_INBOX
+    max_body_bytes: int = 64 * 1024
+    body_timeout: float = 10.0
+    order_window: float = 5.0
+    max_attempts: int = 5
+    retention_days: float = 7.0
+    max_connections: int = 1000
+    keep_alive_timeout: float = 5.0
+    shutdown_timeout: float = 20.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        for name in ("secret", "previous_secret"):
+            value: str = getattr(self, name)
+            if value != value.strip():  # servers strip header whitespace, so it could never match
+                raise ValueError(f"{_ENV[name]} must not start or end with whitespace")
+            try:
+                value.encode("latin-1")  # the Cloud's HTTP client sends header values as Latin-1
+            except UnicodeEncodeError:
+                raise ValueError(f"{_ENV[name]} must be Latin-1 text: the Cloud cannot send others") from None
+        if self.previous_secret and not self.secret:
+            raise ValueError("WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is empty")
+        for name in ("max_body_bytes", "body_timeout", "max_attempts", "max_connections", "shutdown_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{_ENV[name]} must be positive, not {getattr(self, name)!r}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read the ``WEBHOOK_*`` variables. WEBHOOK_SECRET must be set: empty means the webhook has no secret."""
+        env = os.environ if env is None else env
+        if "WEBHOOK_SECRET" not in env:
+            raise ValueError(
+                "WEBHOOK_SECRET is not set: set it to the webhook's secret in the Cloud's dashboard "
+                "(or to an empty value, for a webhook without one)"
+            )
+        values: dict[str, object] = {}
+        for field, name in _ENV.items():
+            raw = env.get(name, "")
+            if field in ("secret", "previous_secret"):
+                values[field] = raw
+            elif raw.strip():
+                values[field] = _parse(name, raw.strip(), type(getattr(_DEFAULTS, field)))
+        return cls(**values)  # type: ignore[arg-type]
+
+    def previous_accepted(self, now: datetime | None = None) -> bool:
+        """Whether WEBHOOK_SECRET_PREVIOUS still opens the door (a rotation in progress)."""
+        if not self.previous_secret:
+            return False
+        return self.previous_until is None or (now or datetime.now(UTC)) < self.previous_until
+
+
+_ENV = {
+    "secret": "WEBHOOK_SECRET",
+    "previous_secret": "WEBHOOK_SECRET_PREVIOUS",
+    "previous_until": "WEBHOOK_SECRET_PREVIOUS_UNTIL",
+    "inbox": "WEBHOOK_INBOX",
+    "max_body_bytes": "WEBHOOK_MAX_BODY_BYTES",
+    "body_timeout": "WEBHOOK_BODY_TIMEOUT",
+    "order_window": "WEBHOOK_ORDER_WINDOW",
+    "max_attempts": "WEBHOOK_MAX_ATTEMPTS",
+    "retention_days": "WEBHOOK_RETENTION_DAYS",
+    "max_connections": "WEBHOOK_MAX_CONNECTIONS",
+    "keep_alive_timeout": "WEBHOOK_KEEP_ALIVE_TIMEOUT",
+    "shutdown_timeout": "WEBHOOK_SHUTDOWN_TIMEOUT",
+    "log_level": "WEBHOOK_LOG_LEVEL",
+}
+_DEFAULTS = Config(secret="")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    try:
+        if kind is int:
+            if not (raw.isascii() and raw.isdigit()):
+                raise ValueError
+            return int(raw)
+        if kind is float:
+            value = float(raw)
+            if not 0 <= value < float("inf"):
+                raise ValueError
+            return value
+        if name == "WEBHOOK_SECRET_PREVIOUS_UNTIL":
+            until = datetime.fromisoformat(raw)
+            return until if until.tzinfo else until.replace(tzinfo=UTC)
+        if name == "WEBHOOK_LOG_LEVEL":
+            if raw.upper() not in _LEVELS:
+                raise ValueError
+            return raw.upper()
+    except ValueError:
+        pass
+    else:
+        return raw
+    expected = {
+        int: "a positive whole number",
+        float: "a number of seconds (or days) >= 0",
+    }.get(kind, "an ISO-8601 date-time" if "UNTIL" in name else "one of " + ", ".join(_LEVELS))
+    raise ValueError(f"{name} must be {expected}, not {raw!r}")

@@ -1,0 +1,201 @@
+"""Deciding what to answer to a request, with no server and no framework: a status, and what to store.
+
+``Receiver.route`` judges what comes before the body (path, method, secret, content type, declared
+size), so that a stranger can make the receiver neither read nor parse anything; ``Receiver.accept``
+judges the body. Neither raises on any input: every request gets a status. A 2xx ``Answer`` for an event
+carries the ``Record`` that must be stored durably before the answer is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reference_receiver.config import Config
+from reference_receiver.events import RULES, VALIDATE
+
+__all__ = ["PATH", "Answer", "Headers", "Receiver", "Record"]
+
+PATH = "/webhook"
+#: Raw header pairs as the server received them (ASGI's form): lower-case names, Latin-1 values.
+Headers = Sequence[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """An accepted event, as the inbox stores it."""
+
+    key: str  # the same for every delivery of one event
+    event: str
+    resource: str  # events of one resource are processed in ``occurred_at`` order
+    occurred_at: str  # the payload's own timestamp; "" when it has none
+    payload: str  # the body as received (UTF-8 JSON)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to send back; ``record``, when set, must be stored before sending."""
+
+    status: int
+    reason: str = ""
+    record: Record | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    #: The request carried the previous secret (a rotation in progress): time to finish it.
+    during_rotation: bool = False
+
+    @property
+    def body(self) -> bytes:
+        if 200 <= self.status < 300:
+            return b"OK"
+        body = {"error": _ERRORS.get(self.status, "error")}
+        if self.reason:
+            body["reason"] = self.reason[:200]  # shown in the Cloud's dashboard: keep it short
+        return json.dumps(body).encode()
+
+    @property
+    def content_type(self) -> str:
+        return "text/plain; charset=utf-8" if 200 <= self.status < 300 else "application/json"
+
+
+_ERRORS = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    503: "service_unavailable",
+}
+
+
+class Receiver:
+    """The webhook endpoint's decisions for one configuration."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._current = config.secret.encode("latin-1")
+        self._previous = config.previous_secret.encode("latin-1")
+
+    def handle(self, method: str, path: str, headers: Headers, body: bytes) -> Answer:
+        """The whole decision for a request whose body has been read (for tests and simple adapters)."""
+        return self.route(method, path, headers) or self.accept(body, self.secret_used(headers) == "previous")
+
+    def route(self, method: str, path: str, headers: Headers) -> Answer | None:
+        """The answer decided before reading the body, or None: read it (at most ``max_body_bytes``)."""
+        if path != PATH:
+            return Answer(404)
+        if method != "POST":
+            return Answer(405, headers=(("Allow", "POST"),))
+        if not self.secret_used(headers):  # before anything else is looked at
+            return Answer(401)
+        media_type = _header(headers, b"content-type").split(b";")[0].strip().lower()
+        if media_type != b"application/json":
+            return Answer(415, "send Content-Type: application/json")
+        declared = _header(headers, b"content-length")
+        if declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes")
+        return None
+
+    def accept(self, body: bytes, during_rotation: bool = False) -> Answer:
+        """The answer to a delivery that passed ``route``."""
+        if len(body) > self.config.max_body_bytes:
+            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes")
+        try:
+            event, data = _parse(body)
+            rejection = _missing(event, data)
+        except ValueError as e:
+            return Answer(400, str(e))
+        if rejection:
+            return Answer(400, rejection)
+        if event == VALIDATE:  # the handshake: no side effect, nothing stored
+            return Answer(200, during_rotation=during_rotation)
+        return Answer(200, record=_record(event, data, body), during_rotation=during_rotation)
+
+    def secret_used(self, headers: Headers) -> str:
+        """Which secret the request carries: "current", "previous" (accepted during a rotation) or "" (none)."""
+        sent = [value for name, value in headers if name.lower() == b"x-webhook-secret"]
+        if not self._current:  # the webhook has no secret: the Cloud sends the header empty
+            return "current"
+        if len(sent) != 1:  # missing, or repeated: which one counts would be a guess
+            return ""
+        # Both compared in constant time, always, so timing tells nothing about which one is set.
+        current = hmac.compare_digest(sent[0], self._current)
+        previous = bool(self._previous) and hmac.compare_digest(sent[0], self._previous)
+        if current:
+            return "current"
+        return "previous" if previous and self.config.previous_accepted() else ""
+
+
+def _header(headers: Headers, name: bytes) -> bytes:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return b""
+
+
+def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The event and data of a delivery; ValueError with a short reason if the envelope is wrong."""
+    try:
+        payload = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_not_json)
+    except RecursionError:  # deeply nested arrays: a 2 KB body would otherwise crash the request
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as e:  # also invalid UTF-8 (UnicodeDecodeError) and huge integers
+        raise ValueError(f"invalid JSON: {e}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("body must be a JSON object")
+    event, data = payload.get("event"), payload.get("data")
+    if not isinstance(event, str) or not event:
+        raise ValueError("'event' must be a non-empty string")
+    if not isinstance(data, dict):
+        raise ValueError("'data' must be an object")
+    return event, data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # which value wins would be a guess
+        raise ValueError("duplicate key")
+    return obj
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _missing(event: str, data: dict[str, Any]) -> str | None:
+    """Why a known event cannot be used, or None. Other keys may drift: the Cloud's payloads change."""
+    rule = RULES.get(event)
+    if rule is None:
+        return None  # the handshake, or an event added after this receiver: acknowledged (no auto-disable)
+    for key in rule.required:
+        if not isinstance(data.get(key), str):
+            return f"data/{key} must be a string"
+    if data["doctype"] != rule.doctype:
+        return f"data/doctype must be {rule.doctype!r} for {event!r}"
+    return None
+
+
+def _record(event: str, data: dict[str, Any], body: bytes) -> Record:
+    rule = RULES.get(event)
+    if rule is None:  # an unknown event: identified by its whole content, in no particular order
+        identity: object = [event, json.loads(body)]
+        clock: object
+        resource, clock = "", None
+    else:
+        identity = [event, *(data.get(k) for k in rule.identity)]
+        resource = f"{rule.doctype}:{data.get(rule.resource)}"
+        clock = data.get(rule.clock)
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    key = hashlib.sha256(canonical.encode()).hexdigest()
+    return Record(
+        key=key,
+        event=event,
+        resource=resource or f"{event}:{key}",
+        occurred_at=clock if isinstance(clock, str) else "",
+        payload=body.decode("utf-8"),
+    )
