@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import sqlite3
 import threading
@@ -90,6 +91,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (resource, occurred_at, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS inbox_arrived ON inbox (received_at, seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS inbox_done ON inbox (resource, occurred_at) WHERE state = 'done';
 """
 _COLUMNS = "seq, key, event, resource, occurred_at, payload, received_at, state, attempts, last_error"
@@ -151,7 +153,7 @@ class SqliteInbox:
             f"SELECT {_COLUMNS} FROM inbox AS i WHERE state = 'pending' AND received_at < ?"  # noqa: S608 - constant names
             " AND next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM inbox AS j WHERE j.state = 'pending'"
             " AND j.resource = i.resource AND (j.occurred_at, j.seq) < (i.occurred_at, i.seq))"
-            " ORDER BY seq LIMIT ?",
+            " ORDER BY received_at, seq LIMIT ?",  # walks inbox_arrived, stops at the LIMIT
             (settled_before, now, limit),
         )
         return [_stored(row) for row in rows]
@@ -213,13 +215,24 @@ class _Row:
     def stored(self) -> Stored:
         return Stored(self.seq, self.record, self.received_at, self.state, self.attempts, self.last_error)
 
+    @property
+    def order(self) -> tuple[str, int]:
+        return self.record.occurred_at, self.seq
+
 
 class MemoryInbox:
-    """The inbox in memory: nothing survives the process. For tests, benchmarks and throwaway runs."""
+    """The inbox in memory: nothing survives the process. For tests, benchmarks and throwaway runs.
+
+    Indexed like the SQLite inbox, so that it stays as fast with 100,000 events as with 10.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[str, _Row] = {}  # by key, in arrival order
+        self._rows: dict[str, _Row] = {}  # by key
+        self._by_seq: dict[int, _Row] = {}  # in arrival order
+        self._pending: dict[int, _Row] = {}  # in arrival order
+        self._queues: dict[str, list[tuple[tuple[str, int], _Row]]] = {}  # pending, by resource: a heap by order
+        self._newest_done: dict[str, str] = {}
         self._seq = itertools.count(1)
 
     def put_many(self, records: Sequence[Record]) -> list[bool]:
@@ -228,46 +241,55 @@ class MemoryInbox:
             for r in records:
                 new.append(r.key not in self._rows)
                 if new[-1]:
-                    self._rows[r.key] = _Row(next(self._seq), r, now)
+                    row = _Row(next(self._seq), r, now)
+                    self._rows[r.key] = self._by_seq[row.seq] = self._pending[row.seq] = row
+                    heapq.heappush(self._queues.setdefault(r.resource, []), (row.order, row))
         return new
 
     def due(self, now: float, settled_before: float, limit: int) -> list[Stored]:
+        ready: list[Stored] = []
         with self._lock:
-            heads: dict[str, _Row] = {}
-            for row in self._rows.values():
-                head = heads.get(row.record.resource)
-                if row.state == "pending" and (
-                    head is None or (row.record.occurred_at, row.seq) < (head.record.occurred_at, head.seq)
-                ):
-                    heads[row.record.resource] = row
-            ready = [r for r in heads.values() if r.received_at < settled_before and r.next_attempt_at <= now]
-            return [row.stored() for row in sorted(ready, key=lambda row: row.seq)[:limit]]
+            for row in self._pending.values():
+                if row.received_at >= settled_before or len(ready) >= limit:
+                    break
+                if row.next_attempt_at <= now and self._queues[row.record.resource][0][1] is row:
+                    ready.append(row.stored())
+        return ready
 
     def newest_done(self, resource: str) -> str:
         with self._lock:
-            done = [
-                r.record.occurred_at for r in self._rows.values() if r.state == "done" and r.record.resource == resource
-            ]
-        return max(done, default="")
+            return self._newest_done.get(resource, "")
 
     def settle(self, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
-            rows = {row.seq: row for row in self._rows.values()}
             for o in outcomes:
-                row = rows[o.seq]
+                row = self._by_seq[o.seq]
                 row.state, row.last_error, row.next_attempt_at = o.state, o.error, o.retry_at
                 row.attempts += o.state in ("pending", "failed")  # a failed attempt
+                if o.state != "pending":
+                    self._forget_pending(row)
+                if o.state == "done":
+                    resource = row.record.resource
+                    self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
+
+    def _forget_pending(self, row: _Row) -> None:
+        self._pending.pop(row.seq, None)
+        queue = self._queues[row.record.resource]
+        queue.remove((row.order, row))
+        heapq.heapify(queue)
+        if not queue:
+            del self._queues[row.record.resource]
 
     def purge(self, before: float) -> int:
         with self._lock:
-            gone = [k for k, r in self._rows.items() if r.state != "pending" and r.received_at < before]
-            for k in gone:
-                del self._rows[k]
+            gone = [r for r in self._by_seq.values() if r.state != "pending" and r.received_at < before]
+            for row in gone:
+                del self._rows[row.record.key], self._by_seq[row.seq]
         return len(gone)
 
     def events(self) -> list[Stored]:
         with self._lock:
-            return [row.stored() for row in self._rows.values()]
+            return [row.stored() for row in self._by_seq.values()]
 
     def close(self) -> None:
         pass
