@@ -8,25 +8,10 @@ import logging
 import sys
 
 from reference_receiver import create_app
-from reference_receiver.config import Config
+from reference_receiver.config import VARIABLES, Config
 from reference_receiver.serve import configure_logging, serve
 
-ENVIRONMENT = """\
-environment:
-  WEBHOOK_SECRET                 the webhook's secret from the Cloud's dashboard (required; empty = no secret)
-  WEBHOOK_SECRET_PREVIOUS        the old secret, still accepted during a rotation
-  WEBHOOK_SECRET_PREVIOUS_UNTIL  ISO-8601 time after which the old secret is refused (default: while set)
-  WEBHOOK_INBOX                  SQLite file of the inbox (default: webhook-inbox.sqlite3; :memory: = not durable)
-  WEBHOOK_MAX_BODY_BYTES         body size limit, 413 past it (default: 65536)
-  WEBHOOK_BODY_TIMEOUT           seconds to receive a body, 408 past it (default: 10)
-  WEBHOOK_ORDER_WINDOW           seconds an event waits, so that late ones are put in order (default: 5)
-  WEBHOOK_MAX_ATTEMPTS           handler attempts before an event is marked failed (default: 5)
-  WEBHOOK_RETENTION_DAYS         days processed events are kept, and duplicates recognised (default: 7)
-  WEBHOOK_MAX_CONNECTIONS        connections and requests at once, 503 past it (default: 1000)
-  WEBHOOK_KEEP_ALIVE_TIMEOUT     seconds an idle connection is kept (default: 5)
-  WEBHOOK_SHUTDOWN_TIMEOUT       seconds to finish requests in flight at SIGTERM (default: 20)
-  WEBHOOK_LOG_LEVEL              DEBUG, INFO, WARNING or ERROR (default: INFO)
-"""
+ENVIRONMENT = "environment:\n" + "".join(f"  {name:<30} {text}\n" for name, text in VARIABLES.values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["DEFAULT_INBOX", "MEMORY", "Config"]
+__all__ = ["DEFAULT_INBOX", "MEMORY", "VARIABLES", "Config"]
 
 #: Where the inbox lives unless WEBHOOK_INBOX says otherwise.
 DEFAULT_INBOX = "webhook-inbox.sqlite3"
@@ -73,21 +73,23 @@ class Config:
         return self.previous_until is None or (now or datetime.now(UTC)) < self.previous_until
 
 
-_ENV = {
-    "secret": "WEBHOOK_SECRET",
-    "previous_secret": "WEBHOOK_SECRET_PREVIOUS",
-    "previous_until": "WEBHOOK_SECRET_PREVIOUS_UNTIL",
-    "inbox": "WEBHOOK_INBOX",
-    "max_body_bytes": "WEBHOOK_MAX_BODY_BYTES",
-    "body_timeout": "WEBHOOK_BODY_TIMEOUT",
-    "order_window": "WEBHOOK_ORDER_WINDOW",
-    "max_attempts": "WEBHOOK_MAX_ATTEMPTS",
-    "retention_days": "WEBHOOK_RETENTION_DAYS",
-    "max_connections": "WEBHOOK_MAX_CONNECTIONS",
-    "keep_alive_timeout": "WEBHOOK_KEEP_ALIVE_TIMEOUT",
-    "shutdown_timeout": "WEBHOOK_SHUTDOWN_TIMEOUT",
-    "log_level": "WEBHOOK_LOG_LEVEL",
+#: Each setting's environment variable and what it is (``python -m reference_receiver --help`` shows them).
+VARIABLES: dict[str, tuple[str, str]] = {
+    "secret": ("WEBHOOK_SECRET", "the webhook's secret from the Cloud's dashboard (required; empty = no secret)"),
+    "previous_secret": ("WEBHOOK_SECRET_PREVIOUS", "the old secret, still accepted during a rotation"),
+    "previous_until": ("WEBHOOK_SECRET_PREVIOUS_UNTIL", "ISO-8601 time after which the old one is refused"),
+    "inbox": ("WEBHOOK_INBOX", f"SQLite file of the inbox (default: {DEFAULT_INBOX}; {MEMORY} = not durable)"),
+    "max_body_bytes": ("WEBHOOK_MAX_BODY_BYTES", "body size limit, 413 past it (default: 65536)"),
+    "body_timeout": ("WEBHOOK_BODY_TIMEOUT", "seconds to receive a body, 408 past it (default: 10)"),
+    "order_window": ("WEBHOOK_ORDER_WINDOW", "seconds an event waits, so that late ones go first (default: 5)"),
+    "max_attempts": ("WEBHOOK_MAX_ATTEMPTS", "handler attempts before an event is marked failed (default: 5)"),
+    "retention_days": ("WEBHOOK_RETENTION_DAYS", "days processed events (and duplicates) are kept (default: 7)"),
+    "max_connections": ("WEBHOOK_MAX_CONNECTIONS", "connections and requests at once, 503 past it (default: 1000)"),
+    "keep_alive_timeout": ("WEBHOOK_KEEP_ALIVE_TIMEOUT", "seconds an idle connection is kept (default: 5)"),
+    "shutdown_timeout": ("WEBHOOK_SHUTDOWN_TIMEOUT", "seconds to finish requests at SIGTERM (default: 20)"),
+    "log_level": ("WEBHOOK_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (default: INFO)"),
 }
+_ENV = {field: name for field, (name, _) in VARIABLES.items()}
 _DEFAULTS = Config(secret="")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

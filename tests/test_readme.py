@@ -13,6 +13,7 @@ from conftest import SuiteRun
 from gallery import SECRET, Handler, compares_case_insensitively
 from harness.catalogue import Requirement, catalogue
 from harness.settings import OPTIONS, Option
+from reference_receiver.config import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -69,3 +70,8 @@ def test_failure_excerpt_is_the_tools_output(
     summary = (pytester.path / "summary.md").read_text()
     for line in block_after("An excerpt of the Markdown summary", "markdown"):
         assert fnmatch.fnmatch(summary, f"*{as_pattern(line)}*"), line
+
+
+@pytest.mark.parametrize("variable", [name for name, _ in VARIABLES.values()])
+def test_receiver_table_lists_every_environment_variable(variable: str) -> None:
+    assert any(line.startswith("   | ") and f"`{variable}`" in line for line in README.splitlines())
