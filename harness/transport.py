@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import heapq
+import itertools
 import re
 import socket
 import ssl
@@ -158,24 +160,59 @@ class _Watchdog:
 
     def __init__(self, deadline: float, connections: list[Any]) -> None:
         self.fired = False
+        self.done = False
+        self.at = time.monotonic() + deadline
         self._connections = connections
-        self._timer = threading.Timer(deadline, self._fire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watchdog:
-        self._timer.start()
+        _DEADLINES.watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self.done = True
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         self.fired = True
         for connection in self._connections:
             sock = getattr(connection, "sock", None)
             if sock is not None:
                 with contextlib.suppress(OSError):  # already closed: nothing left to unblock
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Deadlines:
+    """One thread for every watchdog: a thread per exchange cost more than the rest of the harness's work."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        with self._ready:
+            heapq.heappush(self._heap, (watchdog.at, next(self._order), watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="harness-deadlines", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+
+    def _run(self) -> None:
+        with self._ready:
+            while True:
+                while self._heap and self._heap[0][2].done:  # finished in time: forget it
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._ready.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._ready.wait(wait)
+                    continue
+                heapq.heappop(self._heap)[2].fire()
+
+
+_DEADLINES = _Deadlines()
 
 
 # --- sending -----------------------------------------------------------------------------------

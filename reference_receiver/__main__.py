@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # a bad environment value: one line, no traceback
         sys.stderr.write(f"reference_receiver: {e}\n")
         return 2
-    configure_logging("DEBUG" if args.dev else config.log_level)
     if args.dev:
         return _develop(args.host, args.port)
+    configure_logging(config.log_level)
     try:
         started = serve(create_app(config), host=args.host, port=args.port)
     except OSError as e:  # the port is taken, or the address is not this machine's
@@ -54,6 +54,7 @@ def _develop(host: str, port: int) -> int:
     if not _is_loopback(host):
         sys.stderr.write(f"reference_receiver: --dev listens on loopback only, not {host!r}\n")
         return 2
+    configure_logging("DEBUG")
     uvicorn.run("reference_receiver:create_app", factory=True, host=host, port=port, reload=True, log_config=None)
     return 0
 
