@@ -6,12 +6,12 @@ Read in this order: ``core`` (what to answer), ``asgi`` (verify, validate, persi
 
 from __future__ import annotations
 
-from reference_receiver.asgi import WebhookApp
-from reference_receiver.config import Config
-from reference_receiver.core import Answer, Receiver, Record
-from reference_receiver.inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox, Stored
-from reference_receiver.processing import HANDLERS, Event, Processor, on
-from reference_receiver.serve import RunningServer, serve, start_in_thread
+from .asgi import WebhookApp
+from .config import Config
+from .core import Answer, Receiver, Record
+from .inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox, Stored
+from .processing import HANDLERS, Event, Processor, on
+from .serve import RunningServer, serve, start_in_thread
 
 __all__ = [
     "HANDLERS",
@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 
-def create_app(config: Config | None = None) -> WebhookApp:
-    """The receiver configured from the environment (or ``config``), with the handlers of ``business``."""
-    import reference_receiver.business  # noqa: F401 - registers the handlers
+def create_app(config: Config | None = None, inbox: Inbox | None = None) -> WebhookApp:
+    """The receiver configured from the environment (or ``config``), with the handlers of ``business``,
+    storing in ``inbox`` (default: the one WEBHOOK_INBOX names)."""
+    from . import business  # noqa: F401 - registers the handlers
 
-    return WebhookApp(config or Config.from_env())
+    return WebhookApp(config or Config.from_env(), inbox=inbox)

@@ -7,16 +7,16 @@ import ipaddress
 import logging
 import sys
 
-from reference_receiver import create_app
-from reference_receiver.config import VARIABLES, Config
-from reference_receiver.serve import configure_logging, serve
+from . import create_app
+from .config import VARIABLES, Config
+from .serve import configure_logging, serve
 
 ENVIRONMENT = "environment:\n" + "".join(f"  {name:<30} {text}\n" for name, text in VARIABLES.values())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m reference_receiver",
+        prog=f"python -m {__package__}",
         description="Serve the reference webhook receiver at /webhook (health: /healthz) under uvicorn.",
         epilog=ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,7 +55,7 @@ def _develop(host: str, port: int) -> int:
         sys.stderr.write(f"reference_receiver: --dev listens on loopback only, not {host!r}\n")
         return 2
     configure_logging("DEBUG")
-    uvicorn.run("reference_receiver:create_app", factory=True, host=host, port=port, reload=True, log_config=None)
+    uvicorn.run(f"{__package__}:create_app", factory=True, host=host, port=port, reload=True, log_config=None)
     return 0
 
 

@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from reference_receiver.config import MEMORY, Config
-from reference_receiver.core import Answer, Receiver
-from reference_receiver.inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox
-from reference_receiver.processing import Handler, Processor
+from .config import MEMORY, Config
+from .core import Answer, Receiver
+from .inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox
+from .processing import Handler, Processor
 
 __all__ = ["HEALTH_PATH", "WebhookApp", "open_inbox"]
 
@@ -108,29 +108,36 @@ class WebhookApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        method, path, headers = scope["method"], scope["path"], scope["headers"]
+        method, path = scope["method"], scope["path"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             await _respond(send, 200 if self.healthy else 503, b'{"status": "ok"}' if self.healthy else b"{}")
             return
-        answer = self.receiver.route(method, path, headers)
-        if answer is None:
-            body = await self._read_body(receive)
-            if body is None:  # the client went away
-                return
-            answer = (
-                body
-                if isinstance(body, Answer)
-                else self.receiver.accept(body, self.receiver.secret_used(headers) == "previous")
-            )
-        duplicate = False
-        if answer.record is not None:
-            try:
-                duplicate = not await self._store(answer)
-            except Exception as e:
-                log.error("cannot store the event: answering 503", extra={"error": repr(e)[:200]})
-                answer = Answer(503, "the event could not be stored; retry", headers=(("Retry-After", "60"),))
+        try:
+            answer, duplicate = await self._deliver(method, path, scope["headers"], receive)
+        except Exception:  # a bug of ours: a small 500 with no internals, and the traceback in the log
+            log.exception("request failed")
+            answer, duplicate = Answer(500), False
+        if answer is None:  # the client went away before sending its body
+            return
         self._log(answer, duplicate, started)
         await _respond(send, answer.status, answer.body, answer.content_type, answer.headers)
+
+    async def _deliver(self, method: str, path: str, headers: Any, receive: Receive) -> tuple[Answer | None, bool]:
+        """The answer, and whether the event it stored was a duplicate."""
+        routed = self.receiver.route(method, path, headers)
+        if isinstance(routed, Answer):
+            return routed, False
+        body = await self._read_body(receive)
+        if body is None or isinstance(body, Answer):
+            return body, False
+        answer = self.receiver.accept(body, routed)
+        if answer.record is None:
+            return answer, False
+        try:
+            return answer, not await self._store(answer)
+        except Exception as e:
+            log.error("cannot store the event: answering 503", extra={"error": repr(e)[:200]})
+            return Answer(503, "the event could not be stored; retry", headers=(("Retry-After", "60"),)), False
 
     async def _store(self, answer: Answer) -> bool:
         if self._writer is None:
@@ -160,14 +167,14 @@ class WebhookApp:
         fields: dict[str, object] = {"status": answer.status, "ms": round((time.perf_counter() - started) * 1000, 2)}
         if answer.record is not None:
             fields.update(event=answer.record.event[:100], key=answer.record.key[:16], duplicate=duplicate)
-        if answer.during_rotation:
-            fields["rotation"] = "the previous secret was used"  # which one, never its value
         if answer.reason:
             fields["reason"] = answer.reason
         if answer.status >= 500:
             log.error("delivery not stored", extra=fields)
         elif answer.status >= 400:
             log.warning("request rejected", extra=fields)
+        elif answer.during_rotation:  # which secret, never its value: the rotation is not finished
+            log.info("delivery with the previous secret", extra={**fields, "rotation": "previous secret"})
         elif log.isEnabledFor(logging.DEBUG):  # the inbox is the record of what was acknowledged
             log.debug("duplicate acknowledged" if duplicate else "delivery acknowledged", extra=fields)
 

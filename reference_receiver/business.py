@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from reference_receiver.processing import Event, on
+from .processing import Event, on
 
 log = logging.getLogger("reference_receiver.business")
 

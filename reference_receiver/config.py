@@ -25,6 +25,7 @@ class Config:
     inbox: str = DEFAULT_INBOX
     max_body_bytes: int = 64 * 1024
     body_timeout: float = 10.0
+    header_timeout: float = 10.0
     order_window: float = 5.0
     max_attempts: int = 5
     retention_days: float = 7.0
@@ -42,11 +43,20 @@ class Config:
                 value.encode("latin-1")  # the Cloud's HTTP client sends header values as Latin-1
             except UnicodeEncodeError:
                 raise ValueError(f"{_ENV[name]} must be Latin-1 text: the Cloud cannot send others") from None
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):  # no HTTP header can carry them
+                raise ValueError(f"{_ENV[name]} must not hold control characters")
         if self.previous_secret and not self.secret:
             raise ValueError("WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is empty")
-        for name in ("max_body_bytes", "body_timeout", "max_attempts", "max_connections", "shutdown_timeout"):
+        if self.previous_secret and self.previous_secret == self.secret:
+            raise ValueError("WEBHOOK_SECRET_PREVIOUS is the same as WEBHOOK_SECRET: set the new secret first")
+        if self.previous_until is not None and not self.previous_secret:
+            raise ValueError("WEBHOOK_SECRET_PREVIOUS_UNTIL is set but WEBHOOK_SECRET_PREVIOUS is not")
+        for name in ("max_body_bytes", "max_attempts", "max_connections", "shutdown_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{_ENV[name]} must be positive, not {getattr(self, name)!r}")
+        for name in ("body_timeout", "header_timeout"):  # less than a loopback round trip refuses everything
+            if getattr(self, name) < 0.1:
+                raise ValueError(f"{_ENV[name]} must be at least 0.1 s, not {getattr(self, name)!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -81,9 +91,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "inbox": ("WEBHOOK_INBOX", f"SQLite file of the inbox (default: {DEFAULT_INBOX}; {MEMORY} = not durable)"),
     "max_body_bytes": ("WEBHOOK_MAX_BODY_BYTES", "body size limit, 413 past it (default: 65536)"),
     "body_timeout": ("WEBHOOK_BODY_TIMEOUT", "seconds to receive a body, 408 past it (default: 10)"),
+    "header_timeout": ("WEBHOOK_HEADER_TIMEOUT", "seconds to receive a request's head, 408 past it (default: 10)"),
     "order_window": ("WEBHOOK_ORDER_WINDOW", "seconds an event waits, so that late ones go first (default: 5)"),
     "max_attempts": ("WEBHOOK_MAX_ATTEMPTS", "handler attempts before an event is marked failed (default: 5)"),
-    "retention_days": ("WEBHOOK_RETENTION_DAYS", "days processed events (and duplicates) are kept (default: 7)"),
+    "retention_days": ("WEBHOOK_RETENTION_DAYS", "days processed events are kept, 0 = forever (default: 7)"),
     "max_connections": ("WEBHOOK_MAX_CONNECTIONS", "connections and requests at once, 503 past it (default: 1000)"),
     "keep_alive_timeout": ("WEBHOOK_KEEP_ALIVE_TIMEOUT", "seconds an idle connection is kept (default: 5)"),
     "shutdown_timeout": ("WEBHOOK_SHUTDOWN_TIMEOUT", "seconds to finish requests at SIGTERM (default: 20)"),

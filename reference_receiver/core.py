@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reference_receiver.config import Config
-from reference_receiver.events import RULES, VALIDATE
+from .config import Config
+from .events import RULES, VALIDATE
 
-__all__ = ["PATH", "Answer", "Headers", "Receiver", "Record"]
+__all__ = ["PATH", "Admitted", "Answer", "Headers", "Receiver", "Record"]
 
 PATH = "/webhook"
 #: Raw header pairs as the server received them (ASGI's form): lower-case names, Latin-1 values.
@@ -34,6 +34,13 @@ class Record:
     resource: str  # events of one resource are processed in ``occurred_at`` order
     occurred_at: str  # the payload's own timestamp; "" when it has none
     payload: str  # the body as received (UTF-8 JSON)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """``route``'s word that the request may be read: the secret matched."""
+
+    during_rotation: bool = False  # it was the previous secret
 
 
 @dataclass(frozen=True)
@@ -83,38 +90,42 @@ class Receiver:
 
     def handle(self, method: str, path: str, headers: Headers, body: bytes) -> Answer:
         """The whole decision for a request whose body has been read (for tests and simple adapters)."""
-        return self.route(method, path, headers) or self.accept(body, self.secret_used(headers) == "previous")
+        routed = self.route(method, path, headers)
+        return routed if isinstance(routed, Answer) else self.accept(body, routed)
 
-    def route(self, method: str, path: str, headers: Headers) -> Answer | None:
-        """The answer decided before reading the body, or None: read it (at most ``max_body_bytes``)."""
+    def route(self, method: str, path: str, headers: Headers) -> Answer | Admitted:
+        """The answer decided before reading the body, or ``Admitted``: read it (at most ``max_body_bytes``)."""
         if path != PATH:
             return Answer(404)
         if method != "POST":
             return Answer(405, headers=(("Allow", "POST"),))
-        if not self.secret_used(headers):  # before anything else is looked at
+        opened_by = self.secret_used(headers)
+        if not opened_by:  # before anything else is looked at
             return Answer(401)
         media_type = _header(headers, b"content-type").split(b";")[0].strip().lower()
         if media_type != b"application/json":
             return Answer(415, "send Content-Type: application/json")
         declared = _header(headers, b"content-length")
         if declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes")
-        return None
+            # The body is left unread: close the connection rather than read it as the next request.
+            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes", headers=(("Connection", "close"),))
+        return Admitted(during_rotation=opened_by == "previous")
 
-    def accept(self, body: bytes, during_rotation: bool = False) -> Answer:
-        """The answer to a delivery that passed ``route``."""
+    def accept(self, body: bytes, admitted: Admitted = Admitted()) -> Answer:
+        """The answer to a delivery that ``route`` admitted."""
+        rotation = admitted.during_rotation
         if len(body) > self.config.max_body_bytes:
             return Answer(413, f"the limit is {self.config.max_body_bytes} bytes")
         try:
             event, data = _parse(body)
             rejection = _missing(event, data)
+            record = None if rejection or event == VALIDATE else _record(event, data, body)
         except ValueError as e:
             return Answer(400, str(e))
         if rejection:
             return Answer(400, rejection)
-        if event == VALIDATE:  # the handshake: no side effect, nothing stored
-            return Answer(200, during_rotation=during_rotation)
-        return Answer(200, record=_record(event, data, body), during_rotation=during_rotation)
+        # The handshake has no side effect: nothing is stored.
+        return Answer(200, record=record, during_rotation=rotation)
 
     def secret_used(self, headers: Headers) -> str:
         """Which secret the request carries: "current", "previous" (accepted during a rotation) or "" (none)."""
@@ -181,21 +192,31 @@ def _missing(event: str, data: dict[str, Any]) -> str | None:
 
 
 def _record(event: str, data: dict[str, Any], body: bytes) -> Record:
+    """The record of an accepted event; ValueError if its text cannot be stored."""
     rule = RULES.get(event)
     if rule is None:  # an unknown event: identified by its whole content, in no particular order
         identity: object = [event, json.loads(body)]
-        clock: object
         resource, clock = "", None
     else:
         identity = [event, *(data.get(k) for k in rule.identity)]
-        resource = f"{rule.doctype}:{data.get(rule.resource)}"
+        owner = data.get(rule.resource)  # not a name (a drifted payload): then it is in no particular order
+        resource = f"{rule.doctype}:{owner}" if isinstance(owner, str) else ""
         clock = data.get(rule.clock)
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    except RecursionError:  # nested as deep as the parser allows: one level more is too deep to re-encode
+        canonical = body.hex()
     key = hashlib.sha256(canonical.encode()).hexdigest()
-    return Record(
+    record = Record(
         key=key,
         event=event,
         resource=resource or f"{event}:{key}",
         occurred_at=clock if isinstance(clock, str) else "",
         payload=body.decode("utf-8"),
     )
+    for text in (record.event, record.resource, record.occurred_at):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # "\ud800" is valid JSON but no text: no store can keep it
+            raise ValueError("a lone UTF-16 surrogate (\\uD800-\\uDFFF) is not text") from None
+    return record

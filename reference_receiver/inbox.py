@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import os
 import sqlite3
 import threading
 import time
@@ -20,12 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from reference_receiver.core import Record
+from .core import Record
 
 __all__ = ["GroupCommit", "Inbox", "MemoryInbox", "Outcome", "SqliteInbox", "Stored"]
 
-#: States of a stored event. "pending" may carry attempts and an error (a retry is due later).
-STATES = ("pending", "done", "failed", "superseded", "ignored")
+#: States of a stored event: "pending" (may carry attempts and an error: a retry is due later), then
+#: "done", "failed" (kept until an operator acts), "superseded" or "ignored".
+PURGED = ("done", "superseded", "ignored")
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,13 @@ class SqliteInbox:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._closed = False
         self._db().executescript(_SCHEMA)
+        self._identity = _identity(path)
 
     def _db(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the inbox is closed")
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=10, check_same_thread=False)
@@ -140,6 +146,8 @@ class SqliteInbox:
         # handler sleeps in steps of up to 100 ms, which showed as a 700 ms p99 under load.
         db = self._db()
         with self._write_lock:
+            if _identity(self.path) != self._identity:  # SQLite would write on into an unlinked file
+                raise OSError(f"the inbox file {self.path} was removed or replaced: restart the receiver")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -176,7 +184,9 @@ class SqliteInbox:
 
     def purge(self, before: float) -> int:
         with self._transaction() as db:
-            return db.execute("DELETE FROM inbox WHERE state != 'pending' AND received_at < ?", (before,)).rowcount
+            return db.execute(
+                "DELETE FROM inbox WHERE state IN ('done', 'superseded', 'ignored') AND received_at < ?", (before,)
+            ).rowcount
 
     def events(self) -> list[Stored]:
         rows = self._db().execute(f"SELECT {_COLUMNS} FROM inbox ORDER BY seq")  # noqa: S608 - constant names
@@ -184,10 +194,19 @@ class SqliteInbox:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for db in self._connections:
                 db.close()
             self._connections.clear()
-        self._local = threading.local()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` is; None once it is gone."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _stored(row: tuple[object, ...]) -> Stored:
@@ -282,9 +301,14 @@ class MemoryInbox:
 
     def purge(self, before: float) -> int:
         with self._lock:
-            gone = [r for r in self._by_seq.values() if r.state != "pending" and r.received_at < before]
+            gone = [r for r in self._by_seq.values() if r.state in PURGED and r.received_at < before]
             for row in gone:
                 del self._rows[row.record.key], self._by_seq[row.seq]
+            self._newest_done = {}  # as the SQLite inbox, which reads it from the done events it still has
+            for row in self._by_seq.values():
+                if row.state == "done":
+                    resource = row.record.resource
+                    self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
         return len(gone)
 
     def events(self) -> list[Stored]:
@@ -338,15 +362,24 @@ class GroupCommit:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                try:
-                    results = await loop.run_in_executor(self._writer, self.inbox.put_many, [r for r, _ in batch])
-                except Exception as e:  # disk full, file removed...: those requests answer 503, the Cloud retries
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(e)
-                    continue
-                for (_, future), new in zip(batch, results, strict=True):
-                    if not future.done():  # the request may have been cancelled (the client went away)
-                        future.set_result(new)
+                await self._commit(loop, batch)
         finally:
             self._flusher = None
+
+    async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Record, asyncio.Future[bool]]]) -> None:
+        try:
+            results = await loop.run_in_executor(self._writer, self.inbox.put_many, [r for r, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"the inbox answered {len(results)} results for {len(batch)} records")
+        except Exception as e:
+            if len(batch) > 1:  # one record the store refuses must not fail the others: one at a time
+                for item in batch:
+                    await self._commit(loop, [item])
+                return
+            # Disk full, file gone...: the request answers 503, and the Cloud retries.
+            if not batch[0][1].done():
+                batch[0][1].set_exception(e)
+            return
+        for (_, future), new in zip(batch, results, strict=True):
+            if not future.done():  # the request may have been cancelled (the client went away)
+                future.set_result(new)

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reference_receiver.events import DOCUMENT_EVENTS, RULES
-from reference_receiver.inbox import Inbox, Outcome, Stored
+from .events import DOCUMENT_EVENTS, RULES
+from .inbox import Inbox, Outcome, Stored
 
 __all__ = ["HANDLERS", "Event", "Handler", "Processor", "on"]
 
@@ -93,26 +93,40 @@ class Processor:
         """Process what is due now; the number of events handled."""
         now = time.time() if now is None else now
         due = self.inbox.due(now, now - self.order_window, limit=100)
-        if due:  # one resource appears once in a batch, so its events stay in order
-            self.inbox.settle([self._process(stored, now) for stored in due])
+        quick: list[Outcome] = []  # decided without running a handler: written together
+        for stored in due:  # one resource appears once in a batch, so its events stay in order
+            if self._stop.is_set():
+                break
+            outcome = self._skip(stored)
+            if outcome is not None:
+                quick.append(outcome)
+            else:  # written at once, so a handler that succeeded is not run again after a restart
+                self.inbox.settle([self._handle(stored, now)])
+        if quick:
+            self.inbox.settle(quick)
         if self.retention and now - self._last_purge > 3600:
             self._last_purge = now
             self.inbox.purge(now - self.retention)
         return len(due)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # the store is unavailable: try again, the events are safe where they are
-                log.exception("inbox processing failed")
-                busy = 0
-            if not busy:
-                self._stop.wait(self._poll)
+        try:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:  # the store is unavailable: try again, the events are safe where they are
+                    log.exception("inbox processing failed")
+                    busy = 0
+                if not busy:
+                    self._stop.wait(self._poll)
+        except BaseException:
+            log.critical("the processor stopped: no event is processed until a restart", exc_info=True)
+            raise
 
-    def _process(self, stored: Stored, now: float) -> Outcome:
-        record, handlers = stored.record, self.handlers.get(stored.record.event, [])
-        if not handlers:
+    def _skip(self, stored: Stored) -> Outcome | None:
+        """The outcome of an event no handler needs to see, or None."""
+        record = stored.record
+        if not self.handlers.get(record.event):
             return Outcome(stored.seq, "ignored")
         rule = RULES.get(record.event)
         if (
@@ -124,17 +138,24 @@ class Processor:
             # A newer snapshot of the same document was applied already: applying this one would go back.
             log.info("event superseded", extra={"event": record.event, "key": record.key[:16]})
             return Outcome(stored.seq, "superseded")
+        return None
+
+    def _handle(self, stored: Stored, now: float) -> Outcome:
+        record = stored.record
         event = Event(record.event, json.loads(record.payload)["data"], record.key, stored.attempts + 1)
         try:
-            for handler in handlers:
+            for handler in self.handlers[record.event]:
                 handler(event)
-        except Exception as e:
+        except BaseException as e:  # even SystemExit: one event must not stop the processing of all others
             return self._failed(stored, e, now)
         return Outcome(stored.seq, "done")
 
-    def _failed(self, stored: Stored, error: Exception, now: float) -> Outcome:
+    def _failed(self, stored: Stored, error: BaseException, now: float) -> Outcome:
         attempt = stored.attempts + 1
-        reason = f"{type(error).__name__}: {error}"[:500]
+        try:
+            reason = f"{type(error).__name__}: {error}"[:500]
+        except Exception:  # an exception whose str() fails
+            reason = type(error).__name__
         fields = {"event": stored.record.event, "key": stored.record.key[:16], "attempt": attempt}
         if attempt >= self.max_attempts:
             log.error("handler failed, giving up", exc_info=error, extra=fields)

@@ -9,6 +9,7 @@ server, bounds throughput.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -20,8 +21,8 @@ from typing import Any
 
 import uvicorn
 
-from reference_receiver.asgi import WebhookApp
-from reference_receiver.config import Config
+from .asgi import WebhookApp
+from .config import Config
 
 __all__ = ["JsonFormatter", "RunningServer", "configure_logging", "serve", "start_in_thread", "uvicorn_config"]
 
@@ -39,10 +40,75 @@ def uvicorn_config(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000, *
         "limit_concurrency": config.max_connections,  # past it: 503, which the Cloud retries
         "timeout_keep_alive": config.keep_alive_timeout,
         "timeout_graceful_shutdown": config.shutdown_timeout,
-        "h11_max_incomplete_event_size": 16 * 1024,  # header block limit of the pure-Python parser
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,  # the pure-Python parser's own head limit
+        "ws": "none",  # no WebSocket: an Upgrade request is an ordinary GET (405)
     }
+    guarded = _guarded_protocol(config.header_timeout)
+    if guarded is not None:
+        settings["http"] = guarded
     settings.update(overrides)
     return uvicorn.Config(app, **settings)
+
+
+#: The most a request's line and headers may take; the Cloud's are about 300 bytes.
+MAX_HEAD_BYTES = 64 * 1024
+
+
+def _guarded_protocol(head_timeout: float) -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol with the two limits it lacks: a time limit on receiving a request's
+    head (a client dribbling headers would hold its connection forever) and a size limit on it (httptools
+    buffers a header of any size). None without httptools: uvicorn then uses h11, which has the size limit."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return None
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._start_head()
+
+        def _start_head(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(head_timeout, self._refuse, 408, "Request Timeout")
+
+        def _end_head(self) -> None:
+            self._head_bytes = 0
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def data_received(self, data: bytes) -> None:
+            in_head = self._head_timer is not None
+            self._head_bytes += len(data) if in_head else 0
+            super().data_received(data)
+            if self._head_timer is not None and self._head_bytes > MAX_HEAD_BYTES:  # still no end of head
+                self._refuse(431, "Request Header Fields Too Large")
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._start_head()
+
+        def on_headers_complete(self) -> None:
+            self._end_head()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._end_head()
+            super().connection_lost(exc)
+
+        def _refuse(self, status: int, reason: str) -> None:
+            self._end_head()
+            if not self.transport.is_closing():
+                self.transport.write(
+                    f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+                )
+                self.transport.close()
+
+    return GuardedHttpToolsProtocol
 
 
 def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000) -> bool:

@@ -7,6 +7,7 @@ property-based test that it returns a status for any request and never raises.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,7 +188,7 @@ def test_body_over_the_limit_is_413_and_at_the_limit_is_ok() -> None:
 def test_a_declared_length_over_the_limit_is_413_before_reading() -> None:
     receiver = Receiver(Config(secret=SECRET, max_body_bytes=100))
     answer = receiver.route("POST", "/webhook", [*headers(), (b"content-length", b"101")])
-    assert answer is not None
+    assert isinstance(answer, Answer)
     assert_rejected(answer, 413)
 
 
@@ -217,6 +218,8 @@ BAD_BODIES = {
     "site-status-without-name": envelope("Site Status Update", NAMELESS),
     "site-status-name-not-a-string": envelope("Site Status Update", {**sample_data("Site Status Update"), "name": 7}),
     "site-status-of-a-bench": envelope("Site Status Update", {**sample_data("Site Status Update"), "doctype": "Bench"}),
+    "lone-surrogate-in-name": envelope("Site Status Update", {**sample_data("Site Status Update"), "name": "\ud800.x"}),
+    "lone-surrogate-event": b'{"event": "Site \\udfff", "data": {}}',
     "plan-change-without-type": envelope(
         "Site Plan Change", {k: v for k, v in sample_data("Site Plan Change").items() if k != "type"}
     ),
@@ -226,6 +229,24 @@ BAD_BODIES = {
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
 def test_bad_body_is_400_and_stores_nothing(body: bytes) -> None:
     assert assert_rejected(post(body), 400)["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("depth", range(sys.getrecursionlimit() - 300, sys.getrecursionlimit() + 5))
+def test_nesting_around_the_parsers_limit_is_answered_never_raised(depth: int) -> None:
+    # Parsed at one depth, re-encoded for the deduplication key one level deeper: every depth near the
+    # limit is tried, since where the limit falls depends on how deep the caller's stack already is.
+    for event in ("Unknown", "Site Status Update"):
+        nested = b"[" * depth + b"]" * depth
+        data = b'{"doctype": "Site", "name": "n", "status": "Active", "modified": ' + nested + b"}"
+        answer = post(b'{"event": "%s", "data": %s}' % (event.encode(), data))
+        assert answer.status in (200, 400)
+
+
+def test_a_declared_oversize_body_closes_the_connection() -> None:
+    receiver = Receiver(Config(secret=SECRET, max_body_bytes=100))
+    answer = receiver.route("POST", "/webhook", [*headers(), (b"content-length", b"101")])
+    assert isinstance(answer, Answer)
+    assert dict(answer.headers)["Connection"] == "close"
 
 
 def test_missing_key_reason_names_the_field() -> None:
@@ -358,9 +379,28 @@ def test_a_bad_value_is_refused_naming_it(name: str, value: str) -> None:
         Config.from_env({"WEBHOOK_SECRET": SECRET, name: value})
 
 
-def test_a_previous_secret_without_a_current_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="WEBHOOK_SECRET_PREVIOUS"):
-        Config.from_env({"WEBHOOK_SECRET": "", "WEBHOOK_SECRET_PREVIOUS": OLD_SECRET})
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WEBHOOK_SECRET": "", "WEBHOOK_SECRET_PREVIOUS": OLD_SECRET}, "WEBHOOK_SECRET_PREVIOUS"),
+        ({"WEBHOOK_SECRET": SECRET, "WEBHOOK_SECRET_PREVIOUS": SECRET}, "WEBHOOK_SECRET_PREVIOUS"),
+        ({"WEBHOOK_SECRET": SECRET, "WEBHOOK_SECRET_PREVIOUS_UNTIL": "2031-01-01"}, "WEBHOOK_SECRET_PREVIOUS_UNTIL"),
+        ({"WEBHOOK_SECRET": "with\x00nul"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_SECRET": SECRET, "WEBHOOK_BODY_TIMEOUT": "1e-9"}, "WEBHOOK_BODY_TIMEOUT"),
+        ({"WEBHOOK_SECRET": SECRET, "WEBHOOK_HEADER_TIMEOUT": "0"}, "WEBHOOK_HEADER_TIMEOUT"),
+    ],
+    ids=[
+        "previous-without-current",
+        "previous-is-current",
+        "until-without-previous",
+        "nul",
+        "tiny-body-timeout",
+        "no-header-timeout",
+    ],
+)
+def test_settings_that_cannot_work_are_refused(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        Config.from_env(env)
 
 
 # --- The catalogue agrees with the schemas ---------------------------------------------------------------

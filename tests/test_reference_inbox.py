@@ -109,6 +109,43 @@ def test_group_commit_fails_every_request_of_a_batch_the_store_refused() -> None
         asyncio.run(writer.store(record()))
 
 
+def test_group_commit_does_not_fail_a_batch_for_the_one_record_the_store_refuses() -> None:
+    class Picky(MemoryInbox):
+        def put_many(self, records: list[Record]) -> list[bool]:  # type: ignore[override]
+            if any(r.resource == "Site:poison" for r in records):
+                raise ValueError("cannot store this one")
+            return super().put_many(records)
+
+    inbox = Picky()
+    writer = GroupCommit(inbox)
+
+    async def burst() -> list[object]:
+        names = ["a", "poison", "b", "c"]
+        return await asyncio.gather(*(writer.store(record(n)) for n in names), return_exceptions=True)
+
+    results = asyncio.run(burst())
+    writer.close()
+    assert [type(r) for r in results] == [bool, ValueError, bool, bool]
+    assert sorted(s.record.resource for s in inbox.events()) == ["Site:a", "Site:b", "Site:c"]
+
+
+def test_a_removed_inbox_file_refuses_writes_instead_of_losing_them(tmp_path: Path) -> None:
+    inbox = SqliteInbox(str(tmp_path / "inbox.sqlite3"))
+    inbox.put_many([record()])
+    for path in tmp_path.iterdir():
+        path.unlink()
+    with pytest.raises(OSError, match="removed or replaced"):
+        inbox.put_many([record("b")])
+    inbox.close()
+
+
+def test_a_closed_sqlite_inbox_refuses_every_call(tmp_path: Path) -> None:
+    inbox = SqliteInbox(str(tmp_path / "inbox.sqlite3"))
+    inbox.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        inbox.events()
+
+
 # --- Processing -------------------------------------------------------------------------------------
 
 
@@ -209,12 +246,52 @@ def test_events_wait_for_the_order_window_so_late_ones_can_be_put_first(inbox: I
     assert work.run_once(now=received + 6) == 1
 
 
-def test_processed_events_are_purged_after_the_retention_but_pending_ones_are_kept(inbox: Inbox) -> None:
-    inbox.put_many([record(), record("b")])
-    received = inbox.events()[0].received_at
-    inbox.settle([Outcome(inbox.events()[0].seq, "done")])
-    assert inbox.purge(before=received + 1) == 1
-    assert [s.record.resource for s in inbox.events()] == ["Site:b"]
+def test_processed_events_are_purged_after_the_retention_but_pending_and_failed_ones_are_kept(inbox: Inbox) -> None:
+    inbox.put_many([record(), record("b"), record("c")])
+    first, _, third = inbox.events()
+    inbox.settle([Outcome(first.seq, "done"), Outcome(third.seq, "failed", "gave up")])
+    assert inbox.purge(before=first.received_at + 1) == 1
+    assert [s.record.resource for s in inbox.events()] == ["Site:b", "Site:c"]
+    assert inbox.newest_done("Site:a.example.com") == ""  # both stores forget what they purged
+
+
+def test_a_handler_that_exits_is_a_failed_attempt_and_processing_goes_on(inbox: Inbox) -> None:
+    def exits(event: Event) -> None:
+        raise SystemExit(1)
+
+    inbox.put_many([record()])
+    work = processor(inbox, {"Site Status Update": [exits]}, max_attempts=1)
+    work.run_once(now=soon())
+    stored = inbox.events()[0]
+    assert (stored.state, stored.last_error) == ("failed", "SystemExit: 1")
+
+
+def test_an_exception_that_cannot_be_printed_is_still_recorded(inbox: Inbox) -> None:
+    class UnprintableError(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def handler(event: Event) -> None:
+        raise UnprintableError
+
+    inbox.put_many([record()])
+    processor(inbox, {"Site Status Update": [handler]}, max_attempts=1).run_once(now=soon())
+    assert (inbox.events()[0].state, inbox.events()[0].last_error) == ("failed", "UnprintableError")
+
+
+def test_each_handled_event_is_recorded_at_once_so_a_stop_midway_repeats_nothing(inbox: Inbox) -> None:
+    handled: list[str] = []
+    inbox.put_many([record("a"), record("b"), record("c")])
+
+    def handler(event: Event) -> None:
+        handled.append(event.data["name"])
+        if event.data["name"] == "b":
+            work.stop()  # as SIGTERM would, while the batch is under way
+
+    work = processor(inbox, {"Site Status Update": [handler]})
+    work.run_once(now=soon())
+    assert handled == ["a", "b"]
+    assert [s.state for s in inbox.events()] == ["done", "done", "pending"]
 
 
 def test_the_processor_thread_runs_until_stopped(inbox: Inbox) -> None:

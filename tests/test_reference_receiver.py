@@ -9,7 +9,10 @@ import contextlib
 import json
 import logging
 import random
+import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 import requests
 
+import reference_receiver
 from harness.schemas import sample_data
 from reference_receiver import Config, Event, WebhookApp, start_in_thread
 from reference_receiver.__main__ import main
@@ -53,8 +57,9 @@ class Served:
         return self.server.url
 
     def stored_names(self) -> list[str]:
-        assert self.app.inbox is not None
-        return [json.loads(s.record.payload)["data"]["name"] for s in self.app.inbox.events()]
+        """What the inbox file holds (read on its own, so also after the receiver stopped)."""
+        with contextlib.closing(sqlite3.connect(self.app.config.inbox)) as db:
+            return [json.loads(payload)["data"]["name"] for (payload,) in db.execute("SELECT payload FROM inbox")]
 
 
 @contextlib.contextmanager
@@ -280,6 +285,13 @@ def test_a_store_that_fails_answers_503_so_the_cloud_retries(served: Served) -> 
     assert "disk full" not in response.text
 
 
+def test_a_removed_inbox_file_answers_503_instead_of_acknowledging(served: Served, tmp_path: Path) -> None:
+    assert post(served.url, delivery("kept.example.com")).status_code == 200
+    for path in tmp_path.glob("inbox.sqlite3*"):
+        path.unlink()
+    assert post(served.url, delivery("lost.example.com")).status_code == 503
+
+
 # --- Slow clients -------------------------------------------------------------------------------------
 
 
@@ -324,6 +336,37 @@ def test_twenty_slow_clients_do_not_hold_up_a_delivery(served: Served) -> None:
         assert answered_within(served.url, 1.0)
 
 
+def test_a_request_head_that_never_ends_is_408_and_closed(tmp_path: Path) -> None:
+    with serving(tmp_path, header_timeout=0.3) as s, socket.create_connection(("127.0.0.1", s.server.port), 5) as sock:
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 408 ")
+        assert sock.recv(4096) == b""  # closed: the connection is not held any longer
+
+
+def test_a_request_head_over_64_kib_is_431(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.server.port), timeout=5) as sock:
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
+
+
+def test_pipelined_requests_on_one_connection_are_each_answered(served: Served) -> None:
+    health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", served.server.port), timeout=5) as sock:
+        sock.sendall(
+            raw_request(b"{}", [("X-Webhook-Secret", "wrong")]).replace(b"Connection: close\r\n", b"") + health
+        )
+        answers = b""
+        while answers.count(b"HTTP/1.1 ") < 2 and (chunk := sock.recv(4096)):
+            answers += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answers) == [b"401", b"200"]
+
+
+def test_websocket_upgrades_are_not_served() -> None:
+    from reference_receiver.serve import uvicorn_config
+
+    assert uvicorn_config(WebhookApp(Config(secret=SECRET))).ws == "none"
+
+
 class _BlockingServer(HTTPServer):
     request_queue_size = 64  # every slow client connects; then they wait their turn
 
@@ -361,7 +404,7 @@ def test_health_says_ok_without_a_secret(served: Served) -> None:
 def test_a_delivery_with_the_previous_secret_is_stored_and_logged_as_a_rotation(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, "reference_receiver")
+    caplog.set_level(logging.INFO, "reference_receiver")  # the default level: the README's rotation steps read it
     with serving(tmp_path, previous_secret=OLD_SECRET) as s:
         assert post(s.url, delivery("old.example.com"), secret=OLD_SECRET).status_code == 200
         assert s.stored_names() == ["old.example.com"]
@@ -442,6 +485,31 @@ def test_stop_finishes_a_request_in_flight(tmp_path: Path) -> None:
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
         stopping.join(10)
         assert s.stored_names() == ["in-flight.example.com"]
+
+
+# --- As a template ------------------------------------------------------------------------------------
+
+
+def test_create_app_with_a_store_of_ones_own_keeps_the_business_handlers() -> None:
+    from reference_receiver import HANDLERS, MemoryInbox, create_app
+
+    inbox = MemoryInbox()
+    app = create_app(Config(secret=SECRET), inbox=inbox)
+    app.start()
+    try:
+        assert app.inbox is inbox
+        assert "Site Plan Change" in HANDLERS  # business.py's example
+    finally:
+        app.stop()
+
+
+def test_the_package_runs_under_another_name(tmp_path: Path) -> None:
+    shutil.copytree(Path(reference_receiver.__file__).parent, tmp_path / "myhooks")
+    result = subprocess.run(
+        [sys.executable, "-m", "myhooks", "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "python -m myhooks" in result.stdout
 
 
 # --- Command line -----------------------------------------------------------------------------------
