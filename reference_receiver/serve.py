@@ -37,6 +37,7 @@ def uvicorn_config(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000, *
         "access_log": False,  # the app logs each request itself, without headers
         "log_config": None,  # keep the JSON logging set up by configure_logging
         "server_header": False,
+        "proxy_headers": False,  # the receiver never looks at the client's address
         "limit_concurrency": config.max_connections,  # past it: 503, which the Cloud retries
         "timeout_keep_alive": config.keep_alive_timeout,
         "timeout_graceful_shutdown": config.shutdown_timeout,
