@@ -23,6 +23,8 @@ from .processing import Handler, Processor
 __all__ = ["HEALTH_PATH", "WebhookApp", "open_inbox"]
 
 HEALTH_PATH = "/healthz"
+#: For an answer given with the body partly unread: its rest must not be read as the next request.
+_CLOSE = (("Connection", "close"),)
 log = logging.getLogger("reference_receiver")
 
 Scope = Mapping[str, Any]
@@ -156,12 +158,12 @@ class WebhookApp:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:  # a chunked body declares no length: count what arrives
-                        return Answer(413, f"the limit is {limit} bytes")
+                        return Answer(413, f"the limit is {limit} bytes", headers=_CLOSE)
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)
         except TimeoutError:
-            return Answer(408, f"the body took more than {self.config.body_timeout:g} s")
+            return Answer(408, f"the body took more than {self.config.body_timeout:g} s", headers=_CLOSE)
 
     def _log(self, answer: Answer, duplicate: bool, started: float) -> None:
         fields: dict[str, object] = {"status": answer.status, "ms": round((time.perf_counter() - started) * 1000, 2)}

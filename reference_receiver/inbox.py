@@ -319,6 +319,11 @@ class MemoryInbox:
         pass
 
 
+#: Errors about a record rather than the store: worth retrying the rest of its batch without it. Others
+#: (locked, disk full, I/O) would fail every record alike, each after its own busy timeout.
+_RECORD_ERRORS = (ValueError, sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)
+
+
 class GroupCommit:
     """Stores the records of concurrent requests together: one transaction, one fsync, per batch.
 
@@ -372,13 +377,15 @@ class GroupCommit:
             if len(results) != len(batch):
                 raise RuntimeError(f"the inbox answered {len(results)} results for {len(batch)} records")
         except Exception as e:
-            if len(batch) > 1:  # one record the store refuses must not fail the others: one at a time
+            if len(batch) > 1 and isinstance(e, _RECORD_ERRORS):  # one bad record must not fail the others
                 for item in batch:
-                    await self._commit(loop, [item])
+                    if not item[1].done():
+                        await self._commit(loop, [item])
                 return
-            # Disk full, file gone...: the request answers 503, and the Cloud retries.
-            if not batch[0][1].done():
-                batch[0][1].set_exception(e)
+            # Disk full, file gone, database locked...: the requests answer 503, and the Cloud retries.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(e)
             return
         for (_, future), new in zip(batch, results, strict=True):
             if not future.done():  # the request may have been cancelled (the client went away)

@@ -67,10 +67,14 @@ def _guarded_protocol(head_timeout: float) -> type[asyncio.Protocol] | None:
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
+        _refused = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._start_head()
+
+        def _between_requests(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
 
         def _start_head(self) -> None:
             if self._head_timer is None:
@@ -83,10 +87,14 @@ def _guarded_protocol(head_timeout: float) -> type[asyncio.Protocol] | None:
                 self._head_timer = None
 
         def data_received(self, data: bytes) -> None:
-            in_head = self._head_timer is not None
-            self._head_bytes += len(data) if in_head else 0
+            if self._refused:
+                return
+            if self._between_requests():  # any byte here starts a head, even a bare CRLF that httptools skips
+                self._start_head()
+            if self._head_timer is not None:
+                self._head_bytes += len(data)
             super().data_received(data)
-            if self._head_timer is not None and self._head_bytes > MAX_HEAD_BYTES:  # still no end of head
+            if self._head_timer is not None and self._head_bytes > MAX_HEAD_BYTES:  # and still no end of head
                 self._refuse(431, "Request Header Fields Too Large")
 
         def on_message_begin(self) -> None:
@@ -95,7 +103,19 @@ def _guarded_protocol(head_timeout: float) -> type[asyncio.Protocol] | None:
 
         def on_headers_complete(self) -> None:
             self._end_head()
+            head = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if head > MAX_HEAD_BYTES:  # a head that came whole in one read
+                self._refuse(431, "Request Header Fields Too Large")
+                return
             super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if not self._refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self._refused:
+                super().on_message_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._end_head()
@@ -103,6 +123,7 @@ def _guarded_protocol(head_timeout: float) -> type[asyncio.Protocol] | None:
 
         def _refuse(self, status: int, reason: str) -> None:
             self._end_head()
+            self._refused = True
             if not self.transport.is_closing():
                 self.transport.write(
                     f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()

@@ -129,6 +129,25 @@ def test_group_commit_does_not_fail_a_batch_for_the_one_record_the_store_refuses
     assert sorted(s.record.resource for s in inbox.events()) == ["Site:a", "Site:b", "Site:c"]
 
 
+def test_group_commit_fails_a_batch_at_once_when_the_store_itself_is_unavailable() -> None:
+    calls: list[int] = []
+
+    class Locked(MemoryInbox):
+        def put_many(self, records: list[Record]) -> list[bool]:  # type: ignore[override]
+            calls.append(len(records))
+            raise sqlite3.OperationalError("database is locked")
+
+    writer = GroupCommit(Locked())
+
+    async def burst() -> list[object]:
+        return await asyncio.gather(*(writer.store(record(f"s{i}")) for i in range(20)), return_exceptions=True)
+
+    results = asyncio.run(burst())
+    writer.close()
+    assert {type(r) for r in results} == {sqlite3.OperationalError}
+    assert len(calls) < 5  # not once more per record, each waiting out the store's busy timeout
+
+
 def test_a_removed_inbox_file_refuses_writes_instead_of_losing_them(tmp_path: Path) -> None:
     inbox = SqliteInbox(str(tmp_path / "inbox.sqlite3"))
     inbox.put_many([record()])

@@ -243,7 +243,9 @@ def test_a_stalled_body_is_408_and_not_stored(tmp_path: Path) -> None:
         request = raw_request(body, [("X-Webhook-Secret", SECRET), ("Content-Type", "application/json")])
         with socket.create_connection(("127.0.0.1", s.server.port), timeout=5) as sock:
             sock.sendall(request[: len(request) - 10])  # then nothing: a client that stalls mid-body
-            assert sock.recv(4096).startswith(b"HTTP/1.1 408 ")
+            answer = sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408 ")
+            assert b"connection: close" in answer.lower()  # the rest of that body is no next request
         assert s.stored_names() == []
 
 
@@ -343,9 +345,32 @@ def test_a_request_head_that_never_ends_is_408_and_closed(tmp_path: Path) -> Non
         assert sock.recv(4096) == b""  # closed: the connection is not held any longer
 
 
-def test_a_request_head_over_64_kib_is_431(served: Served) -> None:
+def test_a_bare_line_break_after_an_answer_starts_the_head_timer(tmp_path: Path) -> None:
+    with serving(tmp_path, header_timeout=0.3) as s, socket.create_connection(("127.0.0.1", s.server.port), 5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"\r\n")  # cancels the keep-alive timer, and starts no message
+        assert sock.recv(4096).startswith(b"HTTP/1.1 408 ")
+
+
+BIG_HEAD = b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        [b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000],  # never ends
+        [BIG_HEAD],  # whole, in one read
+        [b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", BIG_HEAD],  # the second on a kept-alive connection
+    ],
+    ids=["unfinished", "whole", "second-request"],
+)
+def test_a_request_head_over_64_kib_is_431(served: Served, sent: list[bytes]) -> None:
     with socket.create_connection(("127.0.0.1", served.server.port), timeout=5) as sock:
-        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000)
+        for part in sent[:-1]:
+            sock.sendall(part)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(sent[-1])
         assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
 
 
