@@ -10,6 +10,7 @@ server, bounds throughput.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -155,7 +156,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def start_in_thread(app: WebhookApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``app`` on a daemon thread (port 0 = a free one) until ``stop()`` or the end of a ``with``."""
     sock = _listen(host, port)
-    server = uvicorn.Server(uvicorn_config(app, host, sock.getsockname()[1], timeout_graceful_shutdown=2))
+    server = _ThreadServer(uvicorn_config(app, host, sock.getsockname()[1], timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="reference-receiver", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -167,6 +168,27 @@ def start_in_thread(app: WebhookApp, host: str = "127.0.0.1", port: int = 0) -> 
         sock.close()
         raise RuntimeError("the reference receiver did not start (see the log)")
     return RunningServer(server, thread, sock)
+
+
+class _ThreadServer(uvicorn.Server):
+    """A server stopped from another thread: woken at once rather than at uvicorn's next 0.1 s poll."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):  # as uvicorn's own loop, which only sleeps instead
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    def wake(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(wake.set)
 
 
 class RunningServer:
@@ -181,6 +203,8 @@ class RunningServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (2 s at most), then stop the app."""
         self._server.should_exit = True
+        if isinstance(self._server, _ThreadServer):
+            self._server.wake()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._server.force_exit = True
