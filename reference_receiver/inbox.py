@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .core import Record
@@ -221,24 +221,6 @@ def _int(value: object) -> int:
     return value
 
 
-@dataclass
-class _Row:
-    seq: int
-    record: Record
-    received_at: float
-    state: str = "pending"
-    attempts: int = 0
-    last_error: str | None = None
-    next_attempt_at: float = 0.0
-
-    def stored(self) -> Stored:
-        return Stored(self.seq, self.record, self.received_at, self.state, self.attempts, self.last_error)
-
-    @property
-    def order(self) -> tuple[str, int]:
-        return self.record.occurred_at, self.seq
-
-
 class MemoryInbox:
     """The inbox in memory: nothing survives the process. For tests, benchmarks and throwaway runs.
 
@@ -247,10 +229,11 @@ class MemoryInbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[str, _Row] = {}  # by key
-        self._by_seq: dict[int, _Row] = {}  # in arrival order
-        self._pending: dict[int, _Row] = {}  # in arrival order
-        self._queues: dict[str, list[tuple[tuple[str, int], _Row]]] = {}  # pending, by resource: a heap by order
+        self._rows: dict[int, Stored] = {}  # by seq, in arrival order
+        self._seqs: dict[str, int] = {}  # by key
+        self._pending: dict[int, None] = {}  # the pending seqs, in arrival order
+        self._queues: dict[str, list[tuple[str, int]]] = {}  # pending (occurred_at, seq), a heap per resource
+        self._retry_at: dict[int, float] = {}
         self._newest_done: dict[str, str] = {}
         self._seq = itertools.count(1)
 
@@ -258,21 +241,23 @@ class MemoryInbox:
         now, new = time.time(), []
         with self._lock:
             for r in records:
-                new.append(r.key not in self._rows)
+                new.append(r.key not in self._seqs)
                 if new[-1]:
-                    row = _Row(next(self._seq), r, now)
-                    self._rows[r.key] = self._by_seq[row.seq] = self._pending[row.seq] = row
-                    heapq.heappush(self._queues.setdefault(r.resource, []), (row.order, row))
+                    seq = self._seqs[r.key] = next(self._seq)
+                    self._rows[seq] = Stored(seq, r, now)
+                    self._pending[seq] = None
+                    heapq.heappush(self._queues.setdefault(r.resource, []), (r.occurred_at, seq))
         return new
 
     def due(self, now: float, settled_before: float, limit: int) -> list[Stored]:
         ready: list[Stored] = []
         with self._lock:
-            for row in self._pending.values():
+            for seq in self._pending:
+                row = self._rows[seq]
                 if row.received_at >= settled_before or len(ready) >= limit:
                     break
-                if row.next_attempt_at <= now and self._queues[row.record.resource][0][1] is row:
-                    ready.append(row.stored())
+                if self._retry_at.get(seq, 0.0) <= now and self._queues[row.record.resource][0][1] == seq:
+                    ready.append(row)
         return ready
 
     def newest_done(self, resource: str) -> str:
@@ -282,38 +267,44 @@ class MemoryInbox:
     def settle(self, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
             for o in outcomes:
-                row = self._by_seq[o.seq]
-                row.state, row.last_error, row.next_attempt_at = o.state, o.error, o.retry_at
-                row.attempts += o.state in ("pending", "failed")  # a failed attempt
+                row = self._rows[o.seq]
+                failed_attempt = o.state in ("pending", "failed")
+                row = self._rows[o.seq] = replace(
+                    row, state=o.state, attempts=row.attempts + failed_attempt, last_error=o.error
+                )
+                self._retry_at[o.seq] = o.retry_at
                 if o.state != "pending":
                     self._forget_pending(row)
                 if o.state == "done":
-                    resource = row.record.resource
-                    self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
+                    self._note_done(row)
 
-    def _forget_pending(self, row: _Row) -> None:
+    def _forget_pending(self, row: Stored) -> None:
         self._pending.pop(row.seq, None)
+        self._retry_at.pop(row.seq, None)
         queue = self._queues[row.record.resource]
-        queue.remove((row.order, row))
+        queue.remove((row.record.occurred_at, row.seq))
         heapq.heapify(queue)
         if not queue:
             del self._queues[row.record.resource]
 
+    def _note_done(self, row: Stored) -> None:
+        resource = row.record.resource
+        self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
+
     def purge(self, before: float) -> int:
         with self._lock:
-            gone = [r for r in self._by_seq.values() if r.state in PURGED and r.received_at < before]
+            gone = [r for r in self._rows.values() if r.state in PURGED and r.received_at < before]
             for row in gone:
-                del self._rows[row.record.key], self._by_seq[row.seq]
+                del self._rows[row.seq], self._seqs[row.record.key]
             self._newest_done = {}  # as the SQLite inbox, which reads it from the done events it still has
-            for row in self._by_seq.values():
+            for row in self._rows.values():
                 if row.state == "done":
-                    resource = row.record.resource
-                    self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
+                    self._note_done(row)
         return len(gone)
 
     def events(self) -> list[Stored]:
         with self._lock:
-            return [row.stored() for row in self._by_seq.values()]
+            return list(self._rows.values())
 
     def close(self) -> None:
         pass
