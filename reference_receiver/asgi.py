@@ -112,7 +112,8 @@ class WebhookApp:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            await _respond(send, 200 if self.healthy else 503, b'{"status": "ok"}' if self.healthy else b"{}")
+            healthy = self.healthy
+            await _respond(send, 200 if healthy else 503, b'{"status": "ok"}' if healthy else b"{}")
             return
         try:
             answer, duplicate = await self._deliver(method, path, scope["headers"], receive)
@@ -136,16 +137,12 @@ class WebhookApp:
         if answer.record is None:
             return answer, False
         try:
-            return answer, not await self._store(answer)
+            if self._writer is None:
+                raise RuntimeError("the receiver is not started")
+            return answer, not await self._writer.store(answer.record)
         except Exception as e:
             log.error("cannot store the event: answering 503", extra={"error": repr(e)[:200]})
             return Answer(503, "the event could not be stored; retry", headers=(("Retry-After", "60"),)), False
-
-    async def _store(self, answer: Answer) -> bool:
-        if self._writer is None:
-            raise RuntimeError("the receiver is not started")
-        assert answer.record is not None
-        return await self._writer.store(answer.record)
 
     async def _read_body(self, receive: Receive) -> bytes | Answer | None:
         limit, chunks, size = self.config.max_body_bytes, [], 0
@@ -158,7 +155,7 @@ class WebhookApp:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:  # a chunked body declares no length: count what arrives
-                        return Answer(413, f"the limit is {limit} bytes", headers=_CLOSE)
+                        return self.receiver.too_large(body_unread=True)
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)

@@ -107,25 +107,30 @@ class Receiver:
             return Answer(415, "send Content-Type: application/json")
         declared = _header(headers, b"content-length")
         if declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            # The body is left unread: close the connection rather than read it as the next request.
-            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes", headers=(("Connection", "close"),))
+            return self.too_large(body_unread=True)
         return Admitted(during_rotation=opened_by == "previous")
 
     def accept(self, body: bytes, admitted: Admitted = Admitted()) -> Answer:
         """The answer to a delivery that ``route`` admitted."""
         rotation = admitted.during_rotation
         if len(body) > self.config.max_body_bytes:
-            return Answer(413, f"the limit is {self.config.max_body_bytes} bytes")
+            return self.too_large()
         try:
-            event, data = _parse(body)
+            payload = _parse(body)
+            event, data = payload["event"], payload["data"]
             rejection = _missing(event, data)
-            record = None if rejection or event == VALIDATE else _record(event, data, body)
+            record = None if rejection or event == VALIDATE else _record(payload, body)
         except ValueError as e:
             return Answer(400, str(e))
         if rejection:
             return Answer(400, rejection)
         # The handshake has no side effect: nothing is stored.
         return Answer(200, record=record, during_rotation=rotation)
+
+    def too_large(self, body_unread: bool = False) -> Answer:
+        """413. With the body left unread, the connection closes rather than read it as the next request."""
+        close = (("Connection", "close"),) if body_unread else ()
+        return Answer(413, f"the limit is {self.config.max_body_bytes} bytes", headers=close)
 
     def secret_used(self, headers: Headers) -> str:
         """Which secret the request carries: "current", "previous" (accepted during a rotation) or "" (none)."""
@@ -149,8 +154,9 @@ def _header(headers: Headers, name: bytes) -> bytes:
     return b""
 
 
-def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
-    """The event and data of a delivery; ValueError with a short reason if the envelope is wrong."""
+def _parse(body: bytes) -> dict[str, Any]:
+    """The delivery, whose "event" is a non-empty string and "data" an object; else ValueError with a short
+    reason."""
     try:
         payload = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_not_json)
     except RecursionError:  # deeply nested arrays: a 2 KB body would otherwise crash the request
@@ -164,7 +170,7 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
         raise ValueError("'event' must be a non-empty string")
     if not isinstance(data, dict):
         raise ValueError("'data' must be an object")
-    return event, data
+    return payload
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -191,11 +197,12 @@ def _missing(event: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-def _record(event: str, data: dict[str, Any], body: bytes) -> Record:
+def _record(payload: dict[str, Any], body: bytes) -> Record:
     """The record of an accepted event; ValueError if its text cannot be stored."""
+    event, data = payload["event"], payload["data"]
     rule = RULES.get(event)
     if rule is None:  # an unknown event: identified by its whole content, in no particular order
-        identity: object = [event, json.loads(body)]
+        identity: object = [event, payload]
         resource, clock = "", None
     else:
         identity = [event, *(data.get(k) for k in rule.identity)]
