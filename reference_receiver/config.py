@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,7 +73,7 @@ class Config:
             if field in ("secret", "previous_secret"):
                 values[field] = raw
             elif raw.strip():
-                values[field] = _parse(name, raw.strip(), type(getattr(_DEFAULTS, field)))
+                values[field] = _parse(field, raw.strip())
         return cls(**values)  # type: ignore[arg-type]
 
     def previous_accepted(self, now: datetime | None = None) -> bool:
@@ -101,34 +101,55 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "log_level": ("WEBHOOK_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (default: INFO)"),
 }
 _ENV = {field: name for field, (name, _) in VARIABLES.items()}
-_DEFAULTS = Config(secret="")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _parse(name: str, raw: str, kind: type) -> object:
+def _whole(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError
+    return int(raw)
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError
+    return value
+
+
+def _moment(raw: str) -> datetime:
+    until = datetime.fromisoformat(raw)
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
+
+
+def _level(raw: str) -> str:
+    if raw.upper() not in _LEVELS:
+        raise ValueError
+    return raw.upper()
+
+
+_WHOLE = (_whole, "a positive whole number")
+_SECONDS = (_seconds, "a number of seconds (or days) >= 0")
+#: How each setting other than the secrets is read from its variable, and what it must look like.
+_PARSERS: dict[str, tuple[Callable[[str], object], str]] = {
+    "previous_until": (_moment, "an ISO-8601 date-time"),
+    "inbox": (str, "a path"),
+    "max_body_bytes": _WHOLE,
+    "body_timeout": _SECONDS,
+    "header_timeout": _SECONDS,
+    "order_window": _SECONDS,
+    "max_attempts": _WHOLE,
+    "retention_days": _SECONDS,
+    "max_connections": _WHOLE,
+    "keep_alive_timeout": _SECONDS,
+    "shutdown_timeout": _SECONDS,
+    "log_level": (_level, "one of " + ", ".join(_LEVELS)),
+}
+
+
+def _parse(field: str, raw: str) -> object:
+    parse, expected = _PARSERS[field]
     try:
-        if kind is int:
-            if not (raw.isascii() and raw.isdigit()):
-                raise ValueError
-            return int(raw)
-        if kind is float:
-            value = float(raw)
-            if not 0 <= value < float("inf"):
-                raise ValueError
-            return value
-        if name == "WEBHOOK_SECRET_PREVIOUS_UNTIL":
-            until = datetime.fromisoformat(raw)
-            return until if until.tzinfo else until.replace(tzinfo=UTC)
-        if name == "WEBHOOK_LOG_LEVEL":
-            if raw.upper() not in _LEVELS:
-                raise ValueError
-            return raw.upper()
+        return parse(raw)
     except ValueError:
-        pass
-    else:
-        return raw
-    expected = {
-        int: "a positive whole number",
-        float: "a number of seconds (or days) >= 0",
-    }.get(kind, "an ISO-8601 date-time" if "UNTIL" in name else "one of " + ", ".join(_LEVELS))
-    raise ValueError(f"{name} must be {expected}, not {raw!r}")
+        raise ValueError(f"{_ENV[field]} must be {expected}, not {raw!r}") from None
