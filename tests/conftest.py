@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -145,3 +148,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listened on port {port} within {timeout} s")
+
+
+def stored_names(inbox: str | Path) -> list[str]:
+    """The ``data.name`` of every event in a reference receiver's inbox file, read on its own (read-only)."""
+    with contextlib.closing(sqlite3.connect(f"file:{inbox}?mode=ro", uri=True)) as db:
+        return [json.loads(payload)["data"]["name"] for (payload,) in db.execute("SELECT payload FROM inbox")]

@@ -12,7 +12,6 @@ import random
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import pytest
 import requests
 
 import reference_receiver
+from conftest import stored_names
 from harness.schemas import sample_data
 from reference_receiver import Config, Event, WebhookApp, start_in_thread
 from reference_receiver.__main__ import main
@@ -58,8 +58,7 @@ class Served:
 
     def stored_names(self) -> list[str]:
         """What the inbox file holds (read on its own, so also after the receiver stopped)."""
-        with contextlib.closing(sqlite3.connect(self.app.config.inbox)) as db:
-            return [json.loads(payload)["data"]["name"] for (payload,) in db.execute("SELECT payload FROM inbox")]
+        return stored_names(self.app.config.inbox)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import SuiteRun, free_port, stop, wait_for_port
+from conftest import SuiteRun, free_port, stop, stored_names, wait_for_port
 from harness.exitcodes import ExitCode
 from harness.schemas import sample_data
 
@@ -58,11 +57,6 @@ def running(inbox: Path, port: int | None = None, script: Path | None = None, **
     finally:
         if receiver.process.poll() is None:
             stop(receiver.process, timeout=10)
-
-
-def stored_names(inbox: Path) -> list[str]:
-    with sqlite3.connect(f"file:{inbox}?mode=ro", uri=True) as db:
-        return [json.loads(payload)["data"]["name"] for (payload,) in db.execute("SELECT payload FROM inbox")]
 
 
 def delivery(name: str) -> bytes:
