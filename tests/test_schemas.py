@@ -4,6 +4,7 @@ what the Cloud may add, and strict about the value types it does send."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -322,14 +323,136 @@ def test_webhook_validate_example_is_empty() -> None:
     assert load(f"events/{slug(VALIDATE)}")["examples"] == [{}]
 
 
+def _examples(event: str) -> list[dict[str, Any]]:
+    examples: list[dict[str, Any]] = load(f"events/{slug(event)}")["examples"]
+    return examples
+
+
+def _datetime(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def _timedelta(text: str) -> dt.timedelta:
+    """The duration ``str(timedelta)`` rendered as ``text`` (the sender's Time values)."""
+    match = re.fullmatch(r"(?:(-?\d+) days?, )?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{6}))?", text)
+    assert match, text
+    days, hours, minutes, seconds, micro = match.groups()
+    return dt.timedelta(
+        days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=int(seconds), microseconds=int(micro or 0)
+    )
+
+
+#: The value type of each common definition an event property refers to.
+_KINDS = {"datetime": "datetime", "nullable_datetime": "datetime", "date": "date", "nullable_date": "date"}
+_KINDS |= {"timedelta": "timedelta", "nullable_timedelta": "timedelta"}
+
+
+def _kinds(event: str) -> dict[str, str]:
+    """The keys of an event's data whose values are datetimes, dates or durations, and which."""
+    properties = {**load("common")["$defs"]["document"]["properties"], **load(f"events/{slug(event)}")["properties"]}
+    kinds = {}
+    for key, node in properties.items():
+        target = str(node.get("$ref", "")).rsplit("/", 1)[-1]
+        if target in _KINDS:
+            kinds[key] = _KINDS[target]
+    return kinds
+
+
 @pytest.mark.parametrize("event", DOCUMENT_EVENTS)
-def test_document_event_has_two_examples(event: str) -> None:
-    assert len(load(f"events/{slug(event)}")["examples"]) == 2
+def test_date_keys_are_known(event: str) -> None:
+    # Catches a refactor of the schemas that would make the rendering test below check nothing.
+    assert {"creation", "modified"} <= set(_kinds(event))
 
 
-def test_plan_change_examples_are_initial_plan_then_upgrade() -> None:
-    examples = load(f"events/{slug(PLAN)}")["examples"]
-    assert [(e["type"], e["from_plan"]) for e in examples] == [("Initial Plan", ""), ("Upgrade", "USD 10")]
+@pytest.mark.parametrize(("event", "example"), DOCUMENT_EXAMPLES)
+def test_example_dates_are_rendered_as_the_sender_renders_them(event: str, example: dict[str, Any]) -> None:
+    """str(datetime) (".ffffff" left out when 0), str(date), str(timedelta): the harness re-dates these."""
+    for key, kind in _kinds(event).items():
+        value = example[key]
+        if value is None:
+            continue
+        if kind == "datetime":
+            assert str(_datetime(value)) == value, key
+        elif kind == "date":
+            assert str(dt.date.fromisoformat(value)) == value, key
+        else:
+            assert str(_timedelta(value)) == value, key
+
+
+@pytest.mark.parametrize(("event", "example"), DOCUMENT_EXAMPLES)
+def test_example_dates_are_in_a_realistic_order(event: str, example: dict[str, Any]) -> None:
+    creation, modified = _datetime(example["creation"]), _datetime(example["modified"])
+    assert creation <= modified
+    if event == PLAN:
+        # A new document: stamped once, moments after its timestamp default (Now) was set.
+        assert creation == modified
+        assert dt.timedelta(0) < creation - _datetime(example["timestamp"]) < dt.timedelta(milliseconds=1)
+    if event == BUILD:
+        start, end, duration = example["build_start"], example["build_end"], example["build_duration"]
+        assert (duration is None) == (end is None) or start is None
+        if start is not None:
+            assert creation <= _datetime(start) <= modified
+        if end is not None:
+            assert start is not None
+            assert _datetime(start) <= _datetime(end) <= modified
+            assert _timedelta(duration) == min(
+                _datetime(end) - _datetime(start), dt.timedelta(hours=23, minutes=59, seconds=59)
+            )
+    if event == SITE and example["signup_time"] is not None and example["owner"] != "Administrator":
+        # Signed up, then created: signup_time is set just before the insert.
+        assert dt.timedelta(0) < creation - _datetime(example["signup_time"]) < dt.timedelta(seconds=1)
+
+
+def test_plan_change_examples_start_with_an_initial_plan_and_cover_every_type() -> None:
+    examples = _examples(PLAN)
+    assert (examples[0]["type"], examples[0]["from_plan"]) == ("Initial Plan", "")
+    assert {e["type"] for e in examples} == set(ENUMS[PLAN, "type"])
+    for example in examples:
+        # "" for an Initial Plan, a plan name otherwise; never null.
+        assert (example["from_plan"] == "") == (example["type"] == "Initial Plan")
+        assert isinstance(example["from_plan"], str)
+
+
+def test_site_examples_cover_the_shapes_the_cloud_sends() -> None:
+    examples = _examples(SITE)
+    statuses = {e["status"] for e in examples}
+    assert {"Pending", "Installing", "Updating", "Active", "Inactive", "Broken", "Archived", "Suspended"} <= statuses
+    assert any(len(e["tags"]) > 1 and all(re.fullmatch(r"ResourceTag\(\w+\)", t) for t in e["tags"]) for e in examples)
+    assert any(e["trial_end_date"] and "Trial" in e["plan"] for e in examples)
+    assert any(e["status"] == "Pending" and e["signup_time"] and e["account_request"] for e in examples)
+    assert any(e["status"] == "Archived" and e["archive_failed"] == 0 for e in examples)
+    assert any(isinstance(e["label"], str) for e in examples)
+    assert any(e["creation_failed"] for e in examples)
+    assert any(e["standby_for_product"] for e in examples)
+    assert any(e["owner"] == "Administrator" for e in examples)  # a site from the standby pool
+
+
+def test_bench_examples_cover_the_shapes_the_cloud_sends() -> None:
+    examples = _examples(BENCH)
+    assert {e["status"] for e in examples} == set(ENUMS[BENCH, "status"])
+    assert {e["inplace_update_docker_image"] is None for e in examples} == {True, False}
+    assert {e["is_ssh_proxy_setup"] for e in examples} == {0, 1}
+    # The agent-job paths send the stale modified: the same as another example's.
+    assert any(e["creation"] == e["modified"] and e["status"] == "Installing" for e in examples)
+
+
+def test_build_examples_cover_the_shapes_the_cloud_sends() -> None:
+    examples = _examples(BUILD)
+    assert {e["status"] for e in examples} == set(ENUMS[BUILD, "status"])
+    assert any(e["status"] == "Running" and e["build_start"] and e["build_end"] is None for e in examples)
+    assert any(e["status"] == "Failure" and (e["build_error"] or "").count("\n") > 2 for e in examples)
+    assert any(e["status"] == "Failure" and e["build_end"] is None for e in examples)
+    assert any(e["status"] == "Success" and e["retry_count"] > 0 for e in examples)
+    assert any(e["status"] == "Scheduled" and e["build_start"] is None and e["retry_count"] > 0 for e in examples)
+    assert any(e["status"] == "Pending" and e["build_start"] is None for e in examples)
+    assert {e["build_error"] for e in examples} >= {None, ""}
+
+
+def test_label_is_not_pinned_to_null() -> None:
+    """Site.label was a Data field in 2025 (87ab8a0f50 to 8a3971f819); its column still holds SaaS sites' labels."""
+    assert delivery_errors(_delivery(SITE, label="Harness CRM")) == []
+    assert delivery_errors(_delivery(SITE, label=None)) == []
+    assert delivery_errors(_delivery(SITE, label="")) == []
 
 
 def test_examples_include_a_datetime_without_microseconds() -> None:
@@ -415,6 +538,7 @@ def test_nullable_variant_shares_the_pattern(name: str) -> None:
         pytest.param(_delivery(SITE, signup_time="2026-06-18 09:58:02.512334"), id="signup-time-set"),
         pytest.param(_delivery(SITE, tags=["ResourceTag(harnesstg1)", "ResourceTag(harnesstg2)"]), id="tags-rendered"),
         pytest.param(_delivery(SITE, plan=None, host_name=""), id="link-null-and-data-empty"),
+        pytest.param(_delivery(SITE, label="Harness CRM"), id="label-from-2025"),
         pytest.param(_delivery(SITE, setup_wizard_complete=1, archive_failed=1), id="checks-set"),
         pytest.param(_delivery(PLAN, type="Downgrade", from_plan="USD 25", to_plan="USD 10"), id="downgrade"),
         pytest.param(_delivery(BENCH, docstatus=1, idx=3), id="docstatus-and-idx"),
@@ -516,6 +640,9 @@ BAD_VALUES: list[tuple[str, str, str, object]] = [
     ("site-wrong-doctype", SITE, "doctype", "Bench"),
     ("build-wrong-doctype", BUILD, "doctype", "Deploy Candidate"),
     ("ip-as-pre-2024-string", SITE, "ip", "None"),
+    ("label-number", SITE, "label", 5),
+    ("is-dedicated-server-string", SITE, "is_dedicated_server", "0"),
+    ("deployed-check", BUILD, "deployed", 0),
 ]
 
 #: (event, key): a key a receiver relies on, left out of the default delivery.
