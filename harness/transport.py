@@ -2,10 +2,12 @@
 
 Like the sender (cloud-sender.md §3): ``requests`` on a fresh session and connection per request,
 its default headers, the secret in ``X-Webhook-Secret``, a 5 s connect and a 5 s read timeout,
-TLS verified. Unlike the sender (receiver-security.md §2, H1/H7/H8/H11):
+TLS verified, redirects followed with requests' own rules (a 307/308 re-sends the body and every
+header; a 301/302/303 becomes a GET without a body), the body decoded by urllib3's decoders, as
+``requests`` decodes it. Unlike the sender (receiver-security.md §2, H1/H7/H8/H11):
 
-- redirects are never followed, so the secret never reaches another host;
-- at most ``max_response_bytes`` of the body are read, and decompressed within the same cap;
+- a redirect to another origin is not followed, so the secret never reaches another host;
+- at most ``max_response_bytes`` of the decoded body are read (no decompression bombs);
 - a wall-clock deadline bounds the whole exchange: a watchdog shuts the socket down when it passes,
   since a read timeout only bounds the gap between two bytes;
 - proxies and ``.netrc`` credentials from the environment are ignored unless asked for.
@@ -25,7 +27,7 @@ import socket
 import ssl
 import threading
 import time
-import zlib
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +50,13 @@ __all__ = [
 ]
 
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - the header name, not a secret
-#: What the sender advertises when brotli and zstandard are not installed; the harness decodes both.
+#: What the sender advertises when brotli and zstandard are not installed.
 ACCEPT_ENCODING = "gzip, deflate"
+#: requests' limit (``Session.max_redirects``); one more is its TooManyRedirects, a failed attempt.
+MAX_REDIRECTS = 30
+#: The answers requests follows (``requests.sessions.REDIRECT_STATI``), and those it turns into a bodiless GET.
+REDIRECTS = (301, 302, 303, 307, 308)
+METHOD_CHANGING = (301, 302, 303)
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,10 @@ class Response:
     reason: str = field(repr=False)
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     body: bytes = field(repr=False)
-    #: The body was longer than the harness reads, or could not be read to its end in time.
+    #: The decoded body is longer than the harness reads (``Options.max_response_bytes``).
     truncated: bool = False
+    #: Why the sender's ``requests`` could not decode this body (ContentDecodingError), or None.
+    unreadable: str | None = None
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -103,18 +112,65 @@ class Response:
 
 @dataclass(frozen=True)
 class TransportError:
-    """No usable response. ``kind`` is one of: connect, dns, tls, connect-timeout, read-timeout, deadline, protocol."""
+    """No usable response. ``kind`` is one of: connect, dns, tls, connect-timeout, read-timeout, deadline, protocol,
+    redirects (more than requests follows)."""
 
     kind: str
     detail: str
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and effective port: what a redirect must keep for the secret to stay where it was sent."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A redirect the harness followed, as the Cloud's requests follows it: the answer, and where it led."""
+
+    response: Response
+    location: str
+
+    @property
+    def changed_to_get(self) -> bool:
+        return self.response.status in METHOD_CHANGING
+
+
 @dataclass(frozen=True)
 class Exchange:
     request: Request
+    #: The final answer, after the same-origin redirects the Cloud would follow too.
     response: Response | None
     error: TransportError | None
     elapsed: float
+    #: The redirects followed on the way, in order (same origin only).
+    redirects: tuple[Hop, ...] = ()
+    #: Set by the client: an earlier handshake with this same secret got a 2xx, so a 401 is not about the secret.
+    secret_accepted_before: bool = False
+
+    @property
+    def arrived_as_sent(self) -> bool:
+        """No redirect turned the request into a GET without its body (the event would never arrive)."""
+        return not any(hop.changed_to_get for hop in self.redirects) or self.request.method not in ("POST",)
+
+    @property
+    def redirect_elsewhere(self) -> str | None:
+        """Where the answer redirects to another origin, which the Cloud would follow with the secret; or None."""
+        response = self.response
+        if response is None or response.status not in REDIRECTS:
+            return None
+        location = response.header("Location")
+        if not location:
+            return None
+        url = self.redirects[-1].location if self.redirects else self.request.url
+        target = urllib.parse.urljoin(url, location)
+        return target if origin(target) != origin(self.request.url) else None
 
 
 # --- the wall-clock watchdog -------------------------------------------------------------------
@@ -219,20 +275,84 @@ _DEADLINES = _Deadlines()
 
 
 def send(request: Request, options: Options) -> Exchange:
-    """Send ``request`` once and read a bounded response; never follows a redirect."""
+    """Send ``request`` and read a bounded response, following same-origin redirects as requests does.
+
+    Each hop has its own deadline, as each of the sender's requests has its own timeouts.
+    """
+    started = time.monotonic()
+    hops: list[Hop] = []
+    with _session(options) as session:
+        try:
+            prepared = _prepare(session, request)
+        except requests.RequestException as exc:  # a header requests refuses to send, as for the Cloud
+            return Exchange(request, None, _classify(exc, False, options), time.monotonic() - started)
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response, raw = _hop(session, prepared, options)
+            except _Failed as failed:
+                return Exchange(request, None, failed.error, time.monotonic() - started, tuple(hops))
+            following = _next_request(session, prepared, raw, request.url)
+            if following is None:
+                return Exchange(request, response, None, time.monotonic() - started, tuple(hops))
+            hops.append(Hop(response, str(following.url)))
+            prepared = following
+    error = TransportError("redirects", f"more than {MAX_REDIRECTS} redirects (requests' TooManyRedirects)")
+    return Exchange(request, None, error, time.monotonic() - started, tuple(hops))
+
+
+class _Failed(Exception):  # noqa: N818 - internal, never escapes send()
+    """A hop's failure, classified while its watchdog's verdict is known."""
+
+    def __init__(self, error: TransportError) -> None:
+        super().__init__(error.kind)
+        self.error = error
+
+
+def _hop(
+    session: requests.Session, prepared: requests.PreparedRequest, options: Options
+) -> tuple[Response, requests.Response]:
     connections: list[Any] = []
     token = _open_connections.set(connections)
-    started = time.monotonic()
     try:
-        with _Watchdog(options.deadline, connections) as watchdog, _session(options) as session:
+        with _Watchdog(options.deadline, connections) as watchdog:
             try:
-                response = _exchange(session, request, options)
+                return _exchange(session, prepared, options)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                error = _classify(exc, watchdog.fired, options)
-                return Exchange(request, None, error, time.monotonic() - started)
-            return Exchange(request, response, None, time.monotonic() - started)
+                raise _Failed(_classify(exc, watchdog.fired, options)) from None
     finally:
         _open_connections.reset(token)
+
+
+def _next_request(
+    session: requests.Session, prepared: requests.PreparedRequest, raw: requests.Response, first_url: str
+) -> requests.PreparedRequest | None:
+    """The request requests would send next for a redirect (its own rules), or None: the answer is final.
+
+    A redirect to another origin is final here: the Cloud would follow it with the secret; the harness never does.
+    """
+    location = session.get_redirect_target(raw)
+    if location is None:
+        return None
+    # As requests.Session.resolve_redirects builds the next URL.
+    if location.startswith("//"):
+        location = f"{urllib.parse.urlsplit(str(raw.url)).scheme}:{location}"
+    if urllib.parse.urlsplit(location).netloc:
+        url = requests.utils.requote_uri(location)
+    else:
+        url = urllib.parse.urljoin(str(raw.url), requests.utils.requote_uri(location))
+    if origin(url) != origin(first_url):
+        return None
+    following = prepared.copy()
+    following.url = url
+    session.rebuild_method(following, raw)
+    if raw.status_code not in (307, 308):
+        for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+            following.headers.pop(name, None)
+        following.body = None
+    following.headers.pop("Cookie", None)
+    requests.cookies.extract_cookies_to_jar(session.cookies, prepared, raw.raw)  # type: ignore[no-untyped-call]
+    following.prepare_cookies(session.cookies)
+    return following
 
 
 def _session(options: Options) -> requests.Session:
@@ -260,8 +380,9 @@ def _prepare(session: requests.Session, request: Request) -> requests.PreparedRe
     return prepared
 
 
-def _exchange(session: requests.Session, request: Request, options: Options) -> Response:
-    prepared = _prepare(session, request)
+def _exchange(
+    session: requests.Session, prepared: requests.PreparedRequest, options: Options
+) -> tuple[Response, requests.Response]:
     raw_response = session.send(
         prepared,
         timeout=(options.timeout, options.timeout),
@@ -270,45 +391,37 @@ def _exchange(session: requests.Session, request: Request, options: Options) -> 
         verify=options.verify,
     )
     with raw_response:
-        raw, complete = _read_capped(raw_response, options.max_response_bytes)
-        body = _decode(raw, raw_response.headers.get("Content-Encoding", ""), options.max_response_bytes)
-        return Response(
+        body, complete, unreadable = _read_capped(raw_response, options.max_response_bytes)
+        response = Response(
             status=raw_response.status_code,
             reason=raw_response.reason or "",
             headers=tuple(raw_response.raw.headers.items()),
             body=body,
             truncated=not complete,
+            unreadable=unreadable,
         )
+        return response, raw_response
 
 
-def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
-    """At most ``cap`` raw bytes, and whether that was the whole body.
+def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool, str | None]:
+    """At most ``cap`` decoded bytes, whether that was the whole body, and why it could not be decoded.
 
-    Stopping at the cap is fine: the Cloud would read on. A body that stalls, ends before its
-    Content-Length or breaks its chunking raises, as it does for the Cloud, whose attempt then fails.
+    Decoded by urllib3, as requests decodes it for the Cloud (``iter_content``): a Content-Encoding it
+    knows but cannot undo is a ContentDecodingError there, a failed attempt. A body that stalls, ends
+    before its Content-Length or breaks its chunking raises, as it does for the Cloud.
     """
     chunks: list[bytes] = []
     size = 0
     while size <= cap:
-        chunk = response.raw.read(min(16384, cap + 1 - size), decode_content=False)
+        try:
+            chunk = response.raw.read(min(16384, cap + 1 - size), decode_content=True)
+        except urllib3.exceptions.DecodeError as exc:
+            return b"".join(chunks)[:cap], True, f"ContentDecodingError: {_reason(exc)}"
         if not chunk:
-            return b"".join(chunks), True
+            return b"".join(chunks), True, None
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)[:cap], False
-
-
-def _decode(raw: bytes, encoding: str, cap: int) -> bytes:
-    """Undo gzip or deflate without ever producing more than ``cap`` bytes (no decompression bombs)."""
-    encoding = encoding.strip().lower()
-    if encoding not in ("gzip", "deflate", "x-gzip"):
-        return raw
-    for wbits in (47, -15):  # 47: gzip or zlib header, detected; -15: raw deflate
-        try:
-            return zlib.decompressobj(wbits).decompress(raw, cap)
-        except zlib.error:
-            continue
-    return raw
+    return b"".join(chunks)[:cap], False, None
 
 
 # Words in an error that mean the peer spoke broken HTTP or hung up mid-answer, not that it cannot be reached.

@@ -296,3 +296,81 @@ def test_body_ending_with_the_connection_is_complete(raw_server: StartServer) ->
     assert exchange.response is not None
     assert exchange.response.body == b"OK"
     assert not exchange.response.truncated
+
+
+# --- redirects and answers, as the Cloud's requests ends them ---------------------------------------------
+
+
+def redirect_then_ok(status: str, location: str) -> Reply:
+    """The first request gets ``status`` to ``location``; any later one gets 200 OK."""
+
+    def reply(request: bytes, conn: socket.socket) -> None:
+        if request.startswith(b"POST /webhook "):
+            conn.sendall(
+                f"HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+            )
+        else:
+            answer()(request, conn)
+
+    return reply
+
+
+def test_a_same_origin_307_is_followed_with_the_body_and_the_secret(raw_server: StartServer) -> None:
+    server = raw_server(redirect_then_ok("307 Temporary Redirect", "/webhook/v2"))
+    request = delivery(server.url, "Webhook Validate", right_secret(SECRET))
+    exchange = transport.send(request, OPTIONS)
+    assert exchange.response is not None
+    assert exchange.response.status == 200
+    assert [hop.response.status for hop in exchange.redirects] == [307]
+    assert exchange.arrived_as_sent
+    followed = server.requests[1]
+    assert followed.startswith(b"POST /webhook/v2 ")
+    assert followed.endswith(request.body)
+    assert SECRET.reveal().encode() in followed
+
+
+def test_a_302_is_followed_as_a_get_without_the_body_like_requests_does(raw_server: StartServer) -> None:
+    server = raw_server(redirect_then_ok("302 Found", "/webhook/v2"))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.response is not None
+    assert exchange.response.status == 200
+    assert not exchange.arrived_as_sent
+    followed = server.requests[1]
+    assert followed.startswith(b"GET /webhook/v2 ")
+    assert b"content-type" not in followed.lower()
+    assert followed.endswith(b"\r\n\r\n")
+
+
+def test_a_redirect_to_another_origin_is_not_followed_and_the_secret_stays(raw_server: StartServer) -> None:
+    elsewhere = raw_server(answer())
+    other_origin = elsewhere.url.replace("127.0.0.1", "localhost")
+    server = raw_server(redirect_then_ok("307 Temporary Redirect", other_origin))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.response is not None
+    assert exchange.response.status == 307
+    assert exchange.redirect_elsewhere == other_origin
+    assert elsewhere.requests == []
+
+
+def test_more_redirects_than_requests_follows_is_a_failure(raw_server: StartServer) -> None:
+    server = raw_server(answer("307 Temporary Redirect", b"", "Location: /webhook\r\nConnection: close\r\n"))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.error is not None
+    assert exchange.error.kind == "redirects"
+    assert len(exchange.redirects) == transport.MAX_REDIRECTS + 1
+
+
+def test_a_content_encoding_that_does_not_decode_is_unreadable(raw_server: StartServer) -> None:
+    server = raw_server(answer(body=b"OK", headers="Content-Encoding: gzip\r\n"))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.response is not None
+    assert exchange.response.status == 200
+    assert exchange.response.unreadable is not None
+    assert exchange.response.unreadable.startswith("ContentDecodingError")
+
+
+def test_an_unknown_content_encoding_is_left_as_it_is_like_requests_does(raw_server: StartServer) -> None:
+    server = raw_server(answer(body=b"OK", headers="Content-Encoding: identity-ish\r\n"))
+    exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
+    assert exchange.response is not None
+    assert (exchange.response.body, exchange.response.unreadable) == (b"OK", None)
