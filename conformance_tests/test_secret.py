@@ -36,7 +36,11 @@ def test_event_with_bad_secret_gets_401(
 def test_empty_secret_header_accepted_without_secret(webhook_client: Client, webhook_target: Target, case: str) -> None:
     if webhook_target.secret:
         raise checks.NotApplicable("a secret is configured; this checks receivers configured without one")
-    checks.answered_2xx(webhook_client.deliver(case))
+    exchange = webhook_client.deliver(case)
+    if case == VALIDATE:
+        checks.answered_2xx(exchange)
+    else:
+        checks.delivered(exchange)
 
 
 @requirement("AUTH-4", cases=[(case.name, case) for case in ODD_SECRET_CASES])

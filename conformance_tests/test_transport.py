@@ -1,4 +1,5 @@
-"""How deliveries travel: a certificate the Cloud can verify, no secret in clear, a production server (TLS-*, SRV-*)."""
+"""How deliveries travel: a URL the dashboard saves, a certificate the Cloud can verify, no secret in clear, a
+production server (URL-*, TLS-*, SRV-*)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import urllib.parse
 from harness import checks, transport
 from harness.client import Client, Target
 from harness.plugin import requirement
+
+
+@requirement("URL-1")
+def test_dashboard_can_save_the_url(webhook_target: Target, requirement_id: str) -> None:
+    checks.dashboard_accepts(webhook_target.url)
 
 
 @requirement("TLS-1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harness.deliveries import HeaderValue, encode, right_secret
+from harness.deliveries import HANDSHAKE, HeaderValue, encode, right_secret
 from harness.events import VALIDATE
 from harness.secret import Secret
 from harness.transport import Request
@@ -30,8 +30,6 @@ __all__ = [
 OVERSIZE_BYTES = 1024 * 1024
 #: Nesting deep enough to exhaust a recursive parser's stack (Python's limit is 1000 frames), in 4 KB.
 NESTING = 2000
-
-HANDSHAKE = encode(VALIDATE, {})
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,12 @@ BODY_CASES: tuple[BadInput, ...] = (
     BadInput("not-json", "a body that is not JSON", b"event=Site+Status+Update"),
     BadInput("top-level-array", "a top-level JSON array", b'[{"event": "Webhook Validate", "data": {}}]'),
     BadInput("top-level-string", "a top-level JSON string", b'"Webhook Validate"'),
+    # JSON literals: valid JSON, no envelope. ``null`` killed a real receiver's process (payload.event on null).
+    BadInput("json-null", "the JSON literal null", b"null"),
+    BadInput("json-true", "the JSON literal true", b"true"),
+    BadInput("json-zero", "the JSON number 0", b"0"),
+    BadInput("json-empty-string", 'the empty JSON string ""', b'""'),
+    BadInput("json-empty-array", "an empty JSON array", b"[]"),
     BadInput("missing-event", "an envelope without event", _bytes({"data": {}})),
     BadInput("event-not-string", "an envelope whose event is a number", _bytes({"event": 5, "data": {}})),
     BadInput("event-null", "an envelope whose event is null", _bytes({"event": None, "data": {}})),

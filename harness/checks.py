@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from harness import doctor
+from harness.dashboard_url import unsaveable
 from harness.secret import MIN_JUDGED_LENGTH, Secret
-from harness.transport import Exchange
+from harness.transport import Exchange, Response
 
 __all__ = [
     "DEBUG_MARKERS",
@@ -29,13 +30,17 @@ __all__ = [
     "answered_ok_body",
     "answered_one_of",
     "certificate_verified",
+    "cloud_success",
     "console_not_served",
+    "dashboard_accepts",
+    "delivered",
     "fast_enough",
     "never_redirected",
     "no_debug_output",
     "not_a_development_server",
     "secret_never_echoed",
     "secret_not_in_clear",
+    "still_answers",
 ]
 
 OK_BODY = b"OK"
@@ -58,18 +63,46 @@ class CheckFailed(AssertionError):  # noqa: N818 - named for the outcome, like p
         return f"expected {self.expected}; got {self.actual}"
 
 
-def status_text(exchange: Exchange) -> str:
-    """The outcome of an exchange in a few words: ``403 Forbidden`` or ``no response: read-timeout (...)``."""
-    if exchange.response is None:
-        assert exchange.error is not None
-        return f"no response: {exchange.error.kind} ({exchange.error.detail})"
-    response = exchange.response
+def _answer_text(response: Response) -> str:
     text = f"{response.status} {response.reason}".strip()
     location = response.header("Location")
     if 300 <= response.status < 400 and location:
         # Whole or not at all: a cut could end inside the secret, where masking no longer recognises it.
         text += f" to {location!r}" if len(location) <= 200 else f" to a location of {len(location)} characters"
     return text
+
+
+def status_text(exchange: Exchange) -> str:
+    """The outcome of an exchange in a few words: ``403 Forbidden`` or ``no response: read-timeout (...)``.
+
+    Redirects the harness followed come first: ``307 Temporary Redirect to '/webhook/', then 200 OK``.
+    """
+    hops = "".join(f"{_answer_text(hop.response)}, then " for hop in exchange.redirects)
+    if exchange.response is None:
+        assert exchange.error is not None
+        return f"{hops}no response: {exchange.error.kind} ({exchange.error.detail})"
+    response = exchange.response
+    text = hops + _answer_text(response)
+    if response.unreadable:
+        text += f", whose body the Cloud's requests cannot decode ({response.unreadable})"
+    elif response.truncated:
+        text += f", with a body longer than the {MAX_KEPT_BODY // 1024} KiB the Cloud keeps (or one that never ends)"
+    return text
+
+
+#: The Cloud stores each answer's text in a Small Text column (MariaDB TEXT, 65,535 bytes); a longer one fails
+#: the attempt's save. The harness reads this much, so a 2xx it had to cut short is one the Cloud cannot keep.
+MAX_KEPT_BODY = 64 * 1024
+
+
+def cloud_success(exchange: Exchange) -> bool:
+    """Would the Cloud record this exchange as a success? A 2xx after the redirects it follows, whose whole
+    body its requests decodes and its attempt log can keep. A redirect to another origin is not followed here,
+    so it counts as a failure: the harness is stricter than the Cloud there (the secret would leave)."""
+    response = exchange.response
+    return (
+        response is not None and 200 <= response.status < 300 and response.unreadable is None and not response.truncated
+    )
 
 
 def _rejection_hint(exchange: Exchange) -> str | None:
@@ -89,11 +122,40 @@ def _rejection_hint(exchange: Exchange) -> str | None:
 
 
 def answered_2xx(exchange: Exchange) -> None:
-    """The exchange got a response with a 2xx status, within the timeout."""
+    """The Cloud would record a success: a 2xx within the timeout, after the redirects it follows, whose
+    whole body it can read, decode and keep."""
     __tracebackhide__ = True
-    if exchange.response is not None and 200 <= exchange.response.status < 300:
+    if cloud_success(exchange):
         return
-    raise CheckFailed("a 2xx status", status_text(exchange), exchange, doctor.hint(exchange))
+    response = exchange.response
+    hint = doctor.hint(exchange)
+    if response is not None and 200 <= response.status < 300:
+        if response.unreadable:
+            hint = (
+                "The Cloud's requests decodes the body by its Content-Encoding and fails the attempt when it cannot "
+                "(ContentDecodingError): send the Content-Encoding the body really has, or none."
+            )
+        else:
+            hint = (
+                f"The Cloud reads the whole answer and keeps it in its attempt log, {MAX_KEPT_BODY // 1024} KiB at "
+                "most: a longer or endless body never completes there. Answer with a short body such as OK."
+            )
+    raise CheckFailed("a 2xx status", status_text(exchange), exchange, hint)
+
+
+def delivered(exchange: Exchange) -> None:
+    """The event reached the receiver and the Cloud would record a success: :func:`answered_2xx`, and no
+    redirect turned the POST into a GET without its body."""
+    __tracebackhide__ = True
+    answered_2xx(exchange)
+    if not exchange.arrived_as_sent:
+        raise CheckFailed(
+            "a 2xx to the POST itself",
+            f"{status_text(exchange)}: the Cloud follows a 301/302/303 as a GET without the body, so it records "
+            "a success while the event never arrives",
+            exchange,
+            doctor.hint(exchange),
+        )
 
 
 #: A rejection of a wrong secret: 401, or 429 from a limiter on failed attempts (the Cloud never sends a
@@ -124,13 +186,22 @@ def answered_ok_body(exchange: Exchange) -> None:
 
 
 def never_redirected(exchanges: Iterable[Exchange]) -> None:
-    """No exchange got a 3xx."""
+    """No delivery is redirected to another origin or turned into a GET: the Cloud follows redirects, taking
+    the secret along, and a 301/302/303 loses the body. A 307/308 within the same origin is safe."""
     __tracebackhide__ = True
     for exchange in exchanges:
         # Deliveries only: a site may well redirect a GET of its pages (/console, BAD-2's GET) to a login.
         if exchange.request.method != "POST":
             continue
-        if exchange.response is not None and 300 <= exchange.response.status < 400:
+        elsewhere = exchange.redirect_elsewhere
+        if elsewhere is not None:
+            actual = f"{status_text(exchange)}: another origin, where the Cloud would send the secret too"
+            raise CheckFailed("no redirect to another origin", actual, exchange, doctor.hint(exchange))
+        if not exchange.arrived_as_sent:
+            actual = f"{status_text(exchange)}: the Cloud would follow it as a GET without the body"
+            raise CheckFailed("no redirect that drops the body", actual, exchange, doctor.hint(exchange))
+        response = exchange.response
+        if response is not None and 300 <= response.status < 400:
             raise CheckFailed("no redirect", status_text(exchange), exchange, doctor.hint(exchange))
 
 
@@ -145,26 +216,35 @@ def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
             "chance; use a long random secret (the dashboard generates 30 characters)"
         )
     for exchange in exchanges:
-        response = exchange.response
-        if response is None:
-            continue
-        headers = "\n".join(f"{k}: {v}" for k, v in response.headers)
-        # Both decodings: a non-ASCII secret can come back as UTF-8 or as the Latin-1 bytes it was sent as.
-        texts = [
-            ("body", response.body.decode("utf-8", "replace")),
-            ("body", response.body.decode("latin-1")),
-            ("headers", headers),
-            ("reason", response.reason),
-        ]
-        for where, text in texts:
-            if secret.leaked_in(text):
-                raise CheckFailed(
-                    "no response containing the secret",
-                    f"the secret, or three quarters of it, in the response {where} ({status_text(exchange)})",
-                    exchange,
-                    "Never echo the secret, nor the received header, in a response: the Cloud shows response "
-                    "bodies in its dashboard.",
-                )
+        for response in _answers(exchange):
+            _secret_not_in(response, exchange, secret)
+
+
+def _answers(exchange: Exchange) -> list[Response]:
+    """Every answer of an exchange: the redirects followed on the way, then the final one."""
+    final = [] if exchange.response is None else [exchange.response]
+    return [hop.response for hop in exchange.redirects] + final
+
+
+def _secret_not_in(response: Response, exchange: Exchange, secret: Secret) -> None:
+    __tracebackhide__ = True
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers)
+    # Both decodings: a non-ASCII secret can come back as UTF-8 or as the Latin-1 bytes it was sent as.
+    texts = [
+        ("body", response.body.decode("utf-8", "replace")),
+        ("body", response.body.decode("latin-1")),
+        ("headers", headers),
+        ("reason", response.reason),
+    ]
+    for where, text in texts:
+        if secret.leaked_in(text):
+            raise CheckFailed(
+                "no response containing the secret",
+                f"the secret, or three quarters of it, in the response {where} ({status_text(exchange)})",
+                exchange,
+                "Never echo the secret, nor the received header, in a response: the Cloud shows response "
+                "bodies in its dashboard.",
+            )
 
 
 def answered_4xx(exchange: Exchange) -> None:
@@ -267,10 +347,7 @@ def _debug_output(text: str) -> str | None:
 def no_debug_output(exchanges: Iterable[Exchange]) -> None:
     """No response shows a stack trace, a framework's debug page or its debugger."""
     __tracebackhide__ = True
-    for exchange in exchanges:
-        response = exchange.response
-        if response is None:
-            continue
+    for exchange, response in ((e, r) for e in exchanges for r in _answers(e)):
         found = _debug_output(response.body.decode("utf-8", "replace"))
         if found is not None:
             raise CheckFailed(
@@ -378,3 +455,59 @@ def sends_in_clear(url: str) -> bool:
     """Would a delivery to ``url`` cross a network unencrypted (http to another machine)?"""
     parts = urllib.parse.urlsplit(url)
     return parts.scheme == "http" and not _on_this_machine(parts.hostname or "")
+
+
+def dashboard_accepts(url: str) -> None:
+    """The dashboard can save ``url`` wherever the receiver runs: http or https, a host, no query string.
+
+    Rules about the host (loopback, private addresses, ``localhost``) depend on where the test runs: those
+    stay warnings in the header, since the URL checked is often not the one registered.
+    """
+    __tracebackhide__ = True
+    found = unsaveable(url)
+    if not found:
+        return
+    raise CheckFailed(
+        "a URL the dashboard accepts",
+        "; ".join(found),
+        None,
+        "The dashboard refuses this URL when the webhook is saved, so it can never be activated: put what the "
+        "query carries into the path (or rely on X-Webhook-Secret), and use an http:// or https:// URL.",
+    )
+
+
+def still_answers(exchange: Exchange, earlier_handshakes: Sequence[Exchange], history: Sequence[Exchange]) -> None:
+    """The receiver still answers Webhook Validate with a 2xx, as it answered ``earlier_handshakes``; if not, name
+    the request of ``history`` after which it stopped."""
+    __tracebackhide__ = True
+    if cloud_success(exchange):
+        return
+    if not earlier_handshakes or not all(cloud_success(e) for e in earlier_handshakes):
+        raise NotApplicable(
+            "an earlier Webhook Validate already got no 2xx (see HS-1, HS-2 and LIVE-1), so there is no answer "
+            "left to lose"
+        )
+    culprit = _last_answered_before_silence(history)
+    where = f" It stopped answering after {culprit}." if culprit else ""
+    raise CheckFailed(
+        "a 2xx to Webhook Validate, as at the start of the run",
+        status_text(exchange) + ("" if not culprit else f"; the last request it answered: {culprit}"),
+        exchange,
+        "The receiver stopped working during the run: a request crashed its process or wedged it, and the Cloud "
+        f"would fail every delivery from then on.{where} Catch errors per request (the server must outlive any "
+        "body) and run it under a supervisor that restarts it.",
+    )
+
+
+def _last_answered_before_silence(history: Sequence[Exchange]) -> str | None:
+    """The description of the request after which every exchange went unanswered, or None."""
+    silent_from = len(history)
+    while silent_from > 0 and history[silent_from - 1].response is None:
+        silent_from -= 1
+    if silent_from == len(history) or silent_from == 0:
+        return None
+    last = history[silent_from - 1]
+    first_silent = history[silent_from]
+    # A request the receiver died on may still have been half-answered; one it never saw gets "connect".
+    culprit = last if first_silent.error is not None and first_silent.error.kind == "connect" else first_silent
+    return culprit.request.description

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from urllib.parse import urlparse
 
-__all__ = ["dashboard_rejections"]
+__all__ = ["dashboard_rejections", "unsaveable"]
 
 SCHEMES = ("http", "https")
 # Compiled exactly as the sender does (re.match, "$", no re.ASCII), so its Unicode corners match too.
@@ -93,8 +93,9 @@ def _local_rejection(host: str) -> str | None:
     return sentence + ")"
 
 
-def dashboard_rejections(url: str) -> list[str]:
-    """One sentence per dashboard rule ``url`` breaks; empty if the dashboard would save it. Never raises."""
+def unsaveable(url: str) -> list[str]:
+    """The rules ``url`` breaks wherever its receiver runs: no parse, no host part, a scheme other than http(s),
+    a query string. The host's rules are left out: the host of a test run is often not the registered one."""
     try:
         parts = urlparse(url)
     except ValueError:  # an unclosed '[' or a netloc that NFKC-normalises to '/', '?', '#', '@' or ':'
@@ -108,6 +109,16 @@ def dashboard_rejections(url: str) -> list[str]:
     if parts.query:
         shape = _show(_query_shape(parts.query))
         found.append(f"the dashboard rejects URLs with a query string ({shape}); move it into the path or the secret")
+    return found
+
+
+def dashboard_rejections(url: str) -> list[str]:
+    """One sentence per dashboard rule ``url`` breaks; empty if the dashboard would save it. Never raises."""
+    found = unsaveable(url)
+    try:
+        parts = urlparse(url)
+    except ValueError:
+        return found
     if not parts.netloc:
         return found
     host = parts.hostname  # lower-cased, brackets, userinfo and port removed, as the sender sees it

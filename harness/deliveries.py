@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.events import KNOWN_EVENTS, VALIDATE
-from harness.schemas import sample_data
+from harness.schemas import examples, sample_data
 from harness.secret import Secret
 from harness.transport import Request
 
 __all__ = [
+    "HANDSHAKE",
     "SECRET_VARIANTS",
     "HeaderValue",
     "SecretVariant",
+    "Shape",
     "console_request",
+    "corpus",
     "delivery",
     "encode",
     "fresh",
     "probes",
+    "redated",
     "right_secret",
+    "trial_initial_plan_change",
     "usable_variants",
     "variant_values",
 ]
@@ -38,11 +44,93 @@ def encode(event: str, data: Mapping[str, Any], extra: Mapping[str, Any] | None 
     return json.dumps({"event": event, "data": data, **(extra or {})}, allow_nan=False).encode("utf-8")
 
 
+HANDSHAKE = encode(VALIDATE, {})
+
+# The sender's date formats (cloud-sender.md §2.2): str() of a naive datetime, microseconds left out when 0.
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The fields the sender writes at the moment of the change: stamped "now" on generated payloads.
+STAMPED = ("creation", "modified", "timestamp")
+
+
+def _shifted(value: object, delta: dt.timedelta) -> object:
+    if isinstance(value, str) and _DATETIME.match(value):
+        return str(dt.datetime.fromisoformat(value) + delta)
+    if isinstance(value, str) and _DATE.match(value):
+        return str((dt.datetime.fromisoformat(value) + delta).date())
+    return value
+
+
+def redated(data: dict[str, Any], offset: int = 0) -> dict[str, Any]:
+    """``data`` as if it fired now: every date moved by the same delta, so that ``modified`` is the current
+    local time (plus ``offset`` microseconds) and the ages between the dates stay as the example has them.
+
+    The Cloud stamps ``modified`` (and ``timestamp``) when the change happens, moments before it sends, in
+    naive server-local time; a receiver with a freshness window must see dates that fresh.
+    """
+    now = dt.datetime.now() + dt.timedelta(microseconds=offset)
+    modified = data.get("modified")
+    if not (isinstance(modified, str) and _DATETIME.match(modified)):
+        return {**data, **{key: str(now) for key in STAMPED if key in data}}
+    delta = now - dt.datetime.fromisoformat(modified)
+    return {key: _shifted(value, delta) for key, value in data.items()}
+
+
 def fresh(event: str, offset: int = 0, **changes: Any) -> dict[str, Any]:
-    """The event's sample, new to the receiver: ``modified`` is now (plus ``offset`` microseconds), as no
-    run sent before, so a receiver that deduplicates does not take it for an old delivery."""
-    modified = dt.datetime.now() + dt.timedelta(microseconds=offset)
-    return {**sample_data(event), "modified": modified.strftime("%Y-%m-%d %H:%M:%S.%f"), **changes}
+    """The event's sample, new to the receiver: re-dated to now (plus ``offset`` microseconds), as no run sent
+    before, so a receiver that deduplicates does not take it for an old delivery."""
+    return {**redated(sample_data(event), offset), **changes}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One realistic payload of the corpus: a name for test ids and messages, and its ``data`` (not re-dated)."""
+
+    event: str
+    name: str
+    data: dict[str, Any]
+
+    @property
+    def what(self) -> str:
+        return self.name.replace("-", " ")
+
+
+def _shape_name(data: dict[str, Any]) -> str:
+    """A name from what tells the Cloud's examples apart: status or type, and the traits receivers trip on."""
+    parts = [str(data.get("status") or data.get("type") or "document")]
+    if data.get("tags"):
+        parts.append("tagged")
+    if data.get("trial_end_date"):
+        parts.append("on trial")
+    if isinstance(data.get("label"), str):
+        parts.append("labelled")
+    if data.get("build_error"):
+        parts.append("with error")
+    return "-".join("-".join(parts).lower().split())
+
+
+def corpus(event: str) -> list[Shape]:
+    """Every shape of ``event`` the schemas' examples hold, each with a distinct name."""
+    shapes: list[Shape] = []
+    for data in examples(event):
+        name = _shape_name(data)
+        taken = sum(1 for shape in shapes if shape.name == name or shape.name.startswith(f"{name}-"))
+        shapes.append(Shape(event, f"{name}-{taken + 1}" if taken else name, data))
+    return shapes
+
+
+#: How old a trial site's creation is, in the initial plan change the Cloud sends for it (EVT-3).
+TRIAL_SITE_AGE = dt.timedelta(days=3)
+
+
+def trial_initial_plan_change() -> dict[str, Any]:
+    """The Site Plan Change the Cloud sends for a trial site taken from the standby pool: an Initial Plan whose
+    ``timestamp`` is the site's creation time, days old (``_create_initial_site_plan_change`` sets it from
+    ``self.creation``; frappe/press press/press/doctype/site/site.py), while ``creation``/``modified`` are now."""
+    initial = next(s.data for s in corpus("Site Plan Change") if s.data.get("type") == "Initial Plan")
+    data = redated(initial)
+    data["timestamp"] = str(dt.datetime.fromisoformat(data["modified"]) - TRIAL_SITE_AGE)
+    return data
 
 
 @dataclass(frozen=True)
@@ -73,13 +161,16 @@ def delivery(
     data: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     as_the_cloud: bool = False,
+    shape: str | None = None,
 ) -> Request:
-    """A delivery of ``event`` with its sample payload (or ``data``), carrying ``header`` verbatim."""
-    payload = dict(data) if data is not None else ({} if event == VALIDATE else sample_data(event))
+    """A delivery of ``event`` with its sample payload re-dated to now (or ``data``), carrying ``header``
+    verbatim; ``shape`` names the payload in the description."""
+    payload = dict(data) if data is not None else ({} if event == VALIDATE else fresh(event))
+    named = f"{event!r} ({shape})" if shape else repr(event)
     return Request(
         url=url,
         body=encode(event, payload, extra),
-        description=f"{event!r} with {header.note}",
+        description=f"{named} with {header.note}",
         secret=header.secret,
         secret_shell=header.shell,
         as_the_cloud=as_the_cloud,

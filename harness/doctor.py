@@ -16,21 +16,35 @@ _REJECTED_PAYLOAD = (
     "rejection counts toward the Cloud disabling the webhook."
 )
 
+#: A 401 without a secret configured: the first thing to say, before any other finding.
+HINT_401_UNCONFIGURED = (
+    "The receiver refused a request without a secret (401): it expects one. Set WEBHOOK_SECRET (or "
+    "--webhook-secret-file) to the webhook's secret and run again. If the webhook really has no secret, the "
+    "receiver must accept the empty X-Webhook-Secret header the Cloud then sends (AUTH-3)."
+)
+#: A 401 to an event whose secret the handshake accepted: the receiver's own rule, not the secret.
+HINT_401_OWN_RULE = (
+    "Webhook Validate with this same secret got a 2xx, so this 401 is not about the secret: it is a rule of the "
+    "receiver's own (an allow-list of sites or teams, a freshness window on the payload's dates, a signature the "
+    "Cloud does not send). The Cloud sends what it sends: accept every delivery that carries the right secret."
+)
+
 #: (lowest status, highest status, hint for a request that carried the right secret); the first match wins.
 STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
     (
         301,
         303,
-        "Answer at the URL itself. The Cloud turns a 301/302/303 into a GET without a body, so the event is lost, "
-        "and sends its secret on to the new location; the harness never follows redirects.",
+        "Answer at the URL itself. The Cloud follows a 301/302/303 as a GET without the body (requests' rules), so "
+        "the event is lost even when the GET gets a 2xx; the harness follows it the same way within the origin.",
     ),
     (
         307,
         308,
-        "Answer at the URL itself. The Cloud re-sends a 307/308 POST, body and secret included, to the new "
-        "location, so the secret leaves the registered URL; the harness never follows redirects.",
+        "This redirect leads to another origin (scheme, host or port): the Cloud re-sends the POST there, body and "
+        "secret included, so the secret leaves the registered URL; the harness does not follow it. Register the "
+        "final URL, or redirect only within the same origin.",
     ),
-    (300, 399, "Answer at the URL itself: the Cloud follows redirects with its secret; the harness never does."),
+    (300, 399, "Answer at the URL itself: a 3xx that is not followed is a failed attempt at the Cloud."),
     (400, 400, f"The receiver rejected the Cloud's payload: {_REJECTED_PAYLOAD}"),
     (
         401,
@@ -52,6 +66,13 @@ STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
         "The receiver refuses Content-Type: application/json, which is what the Cloud sends: parse JSON bodies.",
     ),
     (422, 422, f"The receiver's validation (FastAPI, pydantic...) rejected the Cloud's payload: {_REJECTED_PAYLOAD}"),
+    (
+        429,
+        429,
+        "The receiver rate-limited the Cloud. Its 8 workers deliver in parallel, and a dispatch tick takes up to 100 "
+        "events every 5 s, so bursts are normal; a 429 is a failed attempt, retried and counted toward "
+        "auto-disable. Exempt the Cloud's authenticated deliveries from the limit, or size it for those bursts.",
+    ),
     (
         500,
         599,
@@ -114,10 +135,20 @@ def hint(exchange: Exchange) -> str | None:
         if exchange.error.kind == "tls":
             return _tls_hint(exchange.error)
         return TRANSPORT_HINTS.get(exchange.error.kind)
-    if response.status == 401 and exchange.request.secret is not None and not exchange.request.secret:
-        return "The receiver wants a secret, but none is configured here: set WEBHOOK_SECRET to the webhook's secret."
+    without_secret = exchange.request.secret is not None and not exchange.request.secret
+    if response.status == 401 and without_secret:
+        return HINT_401_UNCONFIGURED
+    if response.status == 401 and exchange.secret_accepted_before:
+        return HINT_401_OWN_RULE
+    if response.status == 403 and without_secret:
+        return (
+            "403 to a request without a secret: the receiver wants one (set WEBHOOK_SECRET to the webhook's secret), "
+            "or a framework's CSRF protection rejects the POST (exempt the webhook route, e.g. Django's @csrf_exempt)."
+        )
+    # A redirect that turned the POST into a GET explains whatever the GET got (a 405, a 404, a page).
+    status = next((hop.response.status for hop in exchange.redirects if hop.changed_to_get), response.status)
     for low, high, text in STATUS_HINTS:
-        if low <= response.status <= high:
+        if low <= status <= high:
             return text
     return None
 

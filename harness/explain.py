@@ -99,19 +99,30 @@ def render_failure(
     if exchange is not None:
         # Not neutralised (it is shell, built from the harness's own request), but masked: a URL can hold a password.
         note = f" (the answer holds the secret, so it goes to {save_to})" if save_to else ""
-        command = reproduction(exchange.request, timeout, save_to, at_once)
+        command = reproduction(exchange.request, timeout, save_to, at_once, follows(exchange))
         text += f"\nReproduce with{note}:\n  " + redact(command, masked)
     return text
 
 
-def reproduction(request: Request, timeout: float = 5.0, save_to: str | None = None, at_once: int = 1) -> str:
+def follows(exchange: Exchange) -> bool:
+    """Did the harness follow redirects to reach its answer (all within the origin), so curl must too?"""
+    return bool(exchange.redirects) and exchange.redirect_elsewhere is None
+
+
+def reproduction(
+    request: Request, timeout: float = 5.0, save_to: str | None = None, at_once: int = 1, follow: bool = False
+) -> str:
     """A bash command that sends the same request, the secret read from ``$WEBHOOK_SECRET``, never printed.
 
     -g keeps curl from globbing [] and {} in the URL, --http1.1 speaks what the Cloud speaks, and the
     harness's own timeouts make a timeout reproduce as one (curl exits 28). With ``save_to`` the answer
-    goes to that file and only its status is printed: for an answer that holds the secret.
+    goes to that file and only its status is printed: for an answer that holds the secret. ``follow`` adds
+    -L, only where the harness followed same-origin redirects: curl then turns a 301/302/303 POST into a GET
+    and re-sends a 307/308, as requests does.
     """
     command = [f"curl -sS -i -g --http1.1 --connect-timeout {timeout:g} --max-time {2 * timeout:g}"]
+    if follow:
+        command.append("-L --max-redirs 30")
     if save_to is not None:
         command.append(f"-o {shlex.quote(save_to)} -w '%{{http_code}}\\n'")
     if request.method != "POST" or not request.body:

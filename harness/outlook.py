@@ -1,5 +1,8 @@
 """What the Cloud would conclude from what this run saw: would it activate the webhook, would it disable it.
 
+Everything here is read from the exchanges as the Cloud's requests would have ended them (same-origin
+redirects followed, bodies decoded and kept), not from the checks, which can be stricter.
+
 Activation (cloud-sender.md §4): the dashboard sends Webhook Validate on Validate and again on Activate,
 and activates only if both get a 2xx. Auto-disable (§5): hourly, an endpoint whose attempts of the last
 hour failed more than 70% of the time is disabled. Every failed delivery is attempted 4 times (the first
@@ -14,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checks import cloud_success
 from harness.events import VALIDATE
-from harness.report import CheckRecord
 from harness.transport import Exchange
 
 __all__ = ["ATTEMPTS_PER_FAILED_EVENT", "DISABLE_ABOVE", "Outlook", "attempt_failure_rate", "outlook"]
@@ -24,7 +27,6 @@ __all__ = ["ATTEMPTS_PER_FAILED_EVENT", "DISABLE_ABOVE", "Outlook", "attempt_fai
 ATTEMPTS_PER_FAILED_EVENT = 4
 #: The share of failed attempts above which the hourly job disables an endpoint (strictly above).
 DISABLE_ABOVE = 0.70
-HANDSHAKE_CHECKS = ("HS-1", "HS-2")
 
 
 def attempt_failure_rate(event_failure_rate: float) -> float:
@@ -43,8 +45,14 @@ class Outlook:
     failed: int
     #: Events whose every delivery failed: an hour in which only they fire disables the webhook.
     always_failing: tuple[str, ...] = ()
-    #: Deliveries answered with a redirect, which the Cloud would follow (taking the secret along).
+    #: Deliveries redirected to another origin, which the Cloud would follow with the secret (the harness does not).
     redirected: int = 0
+    #: Deliveries the Cloud would record as sent although a 301/302/303 turned them into a bodiless GET.
+    lost: int = 0
+    #: Events with at least one delivery the Cloud would record as failed.
+    failing: tuple[str, ...] = ()
+    #: A handshake after activation failed: the receiver stopped answering during the run.
+    stopped: bool = False
 
     @property
     def attempts_failing(self) -> float:
@@ -56,6 +64,11 @@ class Outlook:
 
     def lines(self) -> list[str]:
         lines = [f"activation: {self.activation_note}"]
+        if self.stopped:
+            lines.append(
+                "stopped: a later Webhook Validate failed (LIVE-1), so from that moment the Cloud would fail every "
+                "delivery and disable the webhook within the hour"
+            )
         if not self.deliveries:
             return [*lines, "auto-disable: no delivery as the Cloud sends them was made, so no failure rate to judge"]
         share = self.failed / self.deliveries
@@ -77,8 +90,13 @@ class Outlook:
             )
         if self.redirected:
             lines.append(
-                f"redirects: {self.redirected} deliveries were redirected; the Cloud follows redirects (a 307/308 "
-                "with the body and the secret, a 301/302/303 as a GET), so its outcome depends on where they lead"
+                f"redirects: {self.redirected} deliveries were redirected to another origin; the Cloud would follow "
+                "them there with the body and the secret, so their outcome depends on where they lead"
+            )
+        if self.lost:
+            lines.append(
+                f"lost events: the Cloud would record {self.lost} deliveries as sent, but a 301/302/303 turned each "
+                "into a GET without its body, so the events never arrive"
             )
         return lines
 
@@ -92,6 +110,9 @@ class Outlook:
             "auto_disable": self.disabled,
             "always_failing": list(self.always_failing),
             "redirected": self.redirected,
+            "lost": self.lost,
+            "failing_events": list(self.failing),
+            "stopped": self.stopped,
         }
 
 
@@ -103,28 +124,33 @@ def _event(exchange: Exchange) -> object:
     return payload.get("event") if isinstance(payload, dict) else None
 
 
-def _got_2xx(exchange: Exchange) -> bool:
-    return exchange.response is not None and 200 <= exchange.response.status < 300
-
-
-def _activation(records: Sequence[CheckRecord]) -> tuple[bool | None, str]:
-    handshake = [r for r in records if r.requirement in HANDSHAKE_CHECKS]
-    failed = [r.requirement for r in handshake if r.outcome in ("failed", "error")]
-    if failed:
-        return False, f"would fail: {', '.join(sorted(set(failed)))} failed (Validate and Activate each need a 2xx)"
-    if {r.requirement for r in handshake if r.outcome == "passed"} == set(HANDSHAKE_CHECKS):
+def _activation(handshakes: Sequence[Exchange]) -> tuple[bool | None, str]:
+    if not handshakes:
+        return None, "not judged: no Webhook Validate was sent as the Cloud sends it"
+    failed = [e for e in handshakes if not cloud_success(e)]
+    if not failed:
         return True, "would succeed: Webhook Validate got a 2xx twice, as Validate and Activate send it"
-    return None, "not judged: the handshake checks (HS-1, HS-2) did not run"
+    if all(e.redirect_elsewhere for e in failed):
+        return None, (
+            "depends on another origin: Webhook Validate is redirected there, and the Cloud would follow with the "
+            "secret (the harness does not)"
+        )
+    return False, f"would fail: {len(failed)} of the {len(handshakes)} Webhook Validate got no 2xx the Cloud accepts"
 
 
-def outlook(records: Sequence[CheckRecord], exchanges: Iterable[Exchange]) -> Outlook:
-    """The Cloud's conclusions from the run's check records and its exchanges."""
-    activation, note = _activation(records)
+def outlook(exchanges: Iterable[Exchange]) -> Outlook:
+    """The Cloud's conclusions from the run's exchanges, as its requests would have ended them."""
     # Each body parsed once: a run makes a hundred deliveries, a load-sized one far more.
     by_event = [(str(_event(e)), e) for e in exchanges if e.request.as_the_cloud]
-    deliveries = [e for event, e in by_event if event != VALIDATE]
-    failed = len([e for e in deliveries if not _got_2xx(e)])
-    answered = {event for event, e in by_event if _got_2xx(e)}
-    always = tuple(sorted({event for event, e in by_event if event != VALIDATE} - answered))
-    redirected = len([e for e in deliveries if e.response is not None and 300 <= e.response.status < 400])
-    return Outlook(activation, note, len(deliveries), failed, always, redirected)
+    handshakes = [e for event, e in by_event if event == VALIDATE]
+    # The dashboard's two: Validate, then Activate. Later handshakes (LIVE-1) are about staying up.
+    activation, note = _activation(handshakes[:2])
+    deliveries = [(event, e) for event, e in by_event if event != VALIDATE]
+    failed = [(event, e) for event, e in deliveries if not cloud_success(e)]
+    answered = {event for event, e in deliveries if cloud_success(e)}
+    always = tuple(sorted({event for event, _ in deliveries} - answered))
+    redirected = len([e for _, e in deliveries if e.redirect_elsewhere])
+    lost = len([e for _, e in deliveries if cloud_success(e) and not e.arrived_as_sent])
+    failing = tuple(sorted({event for event, _ in failed}))
+    stopped = bool(activation) and not all(cloud_success(e) for e in handshakes)
+    return Outlook(activation, note, len(deliveries), len(failed), always, redirected, lost, failing, stopped)

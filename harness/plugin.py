@@ -67,17 +67,21 @@ class _Reproducing(TypedDict):
 _JUDGED = pytest.StashKey[bool]()
 
 
-def requirement(requirement_id: str, cases: Sequence[tuple[str, object]] | None = None) -> Callable[[F], F]:
+def requirement(
+    requirement_id: str, cases: Sequence[tuple[str, object]] | None = None, *, last: bool = False
+) -> Callable[[F], F]:
     """Mark a test as the check of one requirement, and put the requirement id in its node ids.
 
     With ``cases`` (name, value) the test is parametrized over ``case``, with ids such as
     ``AUTH-2-site-plan-change-prefix``; without, it gets ``requirement_id`` and the id ``AUTH-2``.
+    ``last`` runs the test after every other check, whatever its requirement's place in the catalogue.
     """
     lookup_requirement(requirement_id)  # an unknown id fails at import, not at run time
 
     def decorate(function: F) -> F:
         # How many checks this function makes, whatever -k or a node id selects: what "the whole suite" is.
         function.webhook_cases = len(cases) if cases is not None else 1  # type: ignore[attr-defined]
+        function.webhook_last = last  # type: ignore[attr-defined]
         marked: F = pytest.mark.requirement(requirement_id)(function)
         if cases is None:
             return pytest.mark.parametrize("requirement_id", [requirement_id], ids=[requirement_id])(marked)  # type: ignore[no-any-return]
@@ -176,6 +180,8 @@ class ConformanceSession:
 
         def position(item: pytest.Item) -> int:
             requirement_id = _requirement_id(item)
+            if getattr(getattr(item, "function", None), "webhook_last", False):
+                return len(order)
             return -1 if requirement_id is None else order[requirement_id]
 
         # Catalogue order, like the Cloud's own: the handshake before any event.
@@ -417,6 +423,7 @@ class ConformanceSession:
                 secret_configured=bool(self.run is not None and self.run.target.secret),
                 strict=self.settings.strict,
                 gave_up=bool(self.run is not None and self.run.client.gave_up),
+                refused_without_secret=bool(self.run is not None and self.run.client.refused_without_secret),
             )
             report.verdict = verdict(report.records, catalogue(), report.target, coverage, report.setup_error)
             if report.setup_error is not None:
@@ -443,7 +450,7 @@ class ConformanceSession:
         exchanges = self.run.client.exchanges
         latency = Latency.of([e.elapsed for e in exchanges if e.request.as_the_cloud])
         report.latency = None if latency is None else latency.as_json()
-        cloud = outlook(report.records, exchanges)
+        cloud = outlook(exchanges)
         report.cloud, report.cloud_lines = cloud.as_json(), cloud.lines()
         if latency is not None:
             report.cloud_lines.append(f"latency of the deliveries as the Cloud sends them: {latency.describe()}")

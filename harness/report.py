@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import harness
 from harness.catalogue import Level, Requirement
-from harness.explain import HEADERS_THAT_MATTER, reproduction, safe_text
+from harness.explain import HEADERS_THAT_MATTER, follows, reproduction, safe_text
 from harness.secret import Secret, redact
 from harness.settings import Settings
 from harness.transport import Exchange
@@ -135,7 +135,7 @@ def record_exchange(
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
         error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
-        curl=redact(reproduction(request, timeout, save_to, at_once), masked),
+        curl=redact(reproduction(request, timeout, save_to, at_once, follows(exchange)), masked),
     )
 
 
@@ -151,6 +151,8 @@ class Coverage:
     strict: bool = False
     #: The receiver stopped answering and the checks after that were skipped unjudged.
     gave_up: bool = False
+    #: No secret configured, and the handshake got 401: the receiver wants one; nothing else was sent.
+    refused_without_secret: bool = False
 
 
 def verdict(
@@ -191,6 +193,13 @@ def verdict(
             f"harness, not a finding about the receiver: please report it). Target: {target}"
         )
         return Verdict("NO VERDICT", False, must_failed, should_failed, line)
+    if must_failed and coverage.refused_without_secret:
+        line = (
+            f"NOT READY for activation: {', '.join(must_failed)} failed: every delivery without a secret got 401, so "
+            "this receiver expects one; set WEBHOOK_SECRET to the webhook's secret and run again (the other checks "
+            f"were not sent). Target: {target}"
+        )
+        return Verdict("NOT READY", False, must_failed, should_failed, line)
     if must_failed:
         line = f"NOT READY for activation: {', '.join(must_failed)} failed{tail}"
         return Verdict("NOT READY", False, must_failed, should_failed, line)

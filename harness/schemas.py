@@ -22,6 +22,7 @@ from harness.events import KNOWN_EVENTS, slug
 __all__ = [
     "delivery_errors",
     "event_schema",
+    "examples",
     "load",
     "sample_data",
     "schema_dir",
@@ -85,6 +86,14 @@ def sample_data(event: str) -> dict[str, Any]:
         raise KeyError(f"no schema for event {event!r}")
     # A deep copy: the schema is cached, and callers may change the payload they get.
     return copy.deepcopy(dict(schema["examples"][0]))
+
+
+def examples(event: str) -> list[dict[str, Any]]:
+    """Every example of an event's ``data``: the realistic corpus of shapes the Cloud sends (copies)."""
+    schema = event_schema(event)
+    if schema is None:
+        raise KeyError(f"no schema for event {event!r}")
+    return [copy.deepcopy(dict(example)) for example in schema["examples"]]
 
 
 def delivery_errors(payload: object) -> list[str]:
