@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import signal
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
 from gallery import Handler, front_door
 
 
@@ -60,8 +62,9 @@ def serve(loopback_server: HTTPServer) -> Callable[[Handler], str]:
             return handler(request, seen)
 
         loopback_server.clear()
-        loopback_server.expect_request("/webhook").respond_with_handler(respond)
-        return loopback_server.url_for("/webhook")
+        # Every path under /webhook: the receivers that redirect, or take a token in the path, serve more than one.
+        loopback_server.expect_request(re.compile(r"^/webhook(/.*)?$")).respond_with_handler(respond)
+        return loopback_server.url_for("/webhook") + getattr(handler, "query", "")
 
     return install
 

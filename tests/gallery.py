@@ -30,6 +30,10 @@ FAST_TIMEOUT = "0.5"
 HOLD_SECONDS = 0.3
 #: Over DLV-7's 1 s bound, well within the Cloud's 5 s.
 LATENCY_SECONDS = 1.3
+#: The token of the receivers that want one in their URL.
+QUERY_TOKEN = "t0ken-4e1f"
+#: Requests at a time the rate-limiting receivers allow: fewer than the Cloud's 8 workers.
+RATE_LIMIT = 3
 
 Handler = Callable[[Request, list[str]], Response]
 
@@ -139,9 +143,106 @@ def fails_second_handshake(request: Request, seen: list[str]) -> Response:
     return ok()
 
 
-def redirects(request: Request, seen: list[str]) -> Response:
-    """Redirects /webhook to /webhook/ (a framework's trailing-slash rule)."""
-    return Response("", 308, headers={"Location": "/webhook/"})
+def redirects_to_another_origin(request: Request, seen: list[str]) -> Response:
+    """Moved: 307s every delivery from 127.0.0.1 to localhost (another origin), where it answers correctly.
+
+    The Cloud would follow the 307 there with the body and the secret, and succeed; the harness never sends the
+    secret to another origin, so it fails what needs a 2xx: deliberately stricter than the Cloud.
+    """
+    if request.host.startswith("127.0.0.1"):
+        location = request.url.replace("//127.0.0.1", "//localhost", 1)
+        return Response("", 307, headers={"Location": location})
+    return correct(request, seen)
+
+
+def redirects_within_the_origin(request: Request, seen: list[str]) -> Response:
+    """Correct twin of the redirecting ones: 307s /webhook to /webhook/v2 on the same origin, which answers OK.
+
+    requests follows a 307 with the body and every header, and the secret stays on the origin it was sent to.
+    """
+    if request.path == "/webhook":
+        return Response("", 307, headers={"Location": "/webhook/v2"})
+    return correct(request, seen)
+
+
+def redirects_with_302(request: Request, seen: list[str]) -> Response:
+    """Answers 302 to /webhook/v2 (a framework's 'moved' shortcut): the Cloud follows it as a GET, which gets 405."""
+    if request.path == "/webhook":
+        return Response("", 302, headers={"Location": "/webhook/v2"})
+    return correct(request, seen)
+
+
+def wants_query_token(request: Request, seen: list[str]) -> Response:
+    """Authenticates with ?token= in its URL besides the secret: the dashboard refuses to save a URL with a query."""
+    if request.args.get("token") != QUERY_TOKEN:
+        return unauthorized()
+    return correct(request, seen)
+
+
+def wants_path_token(request: Request, seen: list[str]) -> Response:
+    """Correct twin of wants_query_token: the token is a path segment, /webhook/<token>, which the dashboard saves."""
+    if request.path != f"/webhook/{QUERY_TOKEN}":
+        return Response("Not Found", 404)
+    return correct(request, seen)
+
+
+wants_query_token.query = f"?token={QUERY_TOKEN}"  # type: ignore[attr-defined]
+wants_path_token.query = f"/{QUERY_TOKEN}"  # type: ignore[attr-defined]
+
+
+def crashes_on_tags(request: Request, seen: list[str]) -> Response:
+    """Reads each site tag as an object (tag["tag"]): the Cloud sends tags as "ResourceTag(<row>)" strings, a 500."""
+    if not _secret_ok(request):
+        return unauthorized()
+    tags = _data(request).get("tags") if _event(request) == "Site Status Update" else None
+    try:
+        [tag["tag"] for tag in tags or []]  # type: ignore[index]
+    except TypeError:
+        return Response("Internal Server Error", 500)
+    return ok()
+
+
+def expects_a_signature(request: Request, seen: list[str]) -> Response:
+    """Wants an X-Webhook-Signature HMAC on events, which the Cloud never sends: every event gets 401."""
+    if not _secret_ok(request):
+        return unauthorized()
+    if _event(request) != VALIDATE and "X-Webhook-Signature" not in request.headers:
+        return Response("missing signature", 401)
+    return ok()
+
+
+_IN_FLIGHT = threading.BoundedSemaphore(RATE_LIMIT)
+
+
+def rate_limits_bursts(request: Request, seen: list[str]) -> Response:
+    """Limits every client to a few requests at a time (429 beyond): the Cloud's parallel workers are refused."""
+    if not _IN_FLIGHT.acquire(blocking=False):
+        return Response("Too Many Requests", 429, headers={"Retry-After": "1"})
+    try:
+        time.sleep(HOLD_SECONDS / 6)
+        return correct(request, seen)
+    finally:
+        _IN_FLIGHT.release()
+
+
+def limits_only_failed_secrets(request: Request, seen: list[str]) -> Response:
+    """Correct twin of rate_limits_bursts: only requests with a wrong secret are limited (429 beyond a few)."""
+    if _secret_ok(request):
+        return ok()
+    if not _IN_FLIGHT.acquire(blocking=False):
+        return Response("Too Many Requests", 429, headers={"Retry-After": "1"})
+    try:
+        return unauthorized()
+    finally:
+        _IN_FLIGHT.release()
+
+
+def refuses_empty_header_on_events(request: Request, seen: list[str]) -> Response:
+    """Configured without a secret, it answers the handshake but refuses every event carrying the (empty)
+    X-Webhook-Secret header, which the Cloud always sends."""
+    if _event(request) != VALIDATE and "X-Webhook-Secret" in request.headers:
+        return unauthorized()
+    return ok()
 
 
 def too_slow(request: Request, seen: list[str]) -> Response:
@@ -379,14 +480,16 @@ class Broken:
     args: tuple[str, ...] = ()
     #: INFO requirements the suite must note (every gallery receiver runs on Werkzeug's development server).
     notes: frozenset[str] = frozenset({"SRV-1"})
+    #: Text the run's output must hold: the hint or the verdict that names this receiver's real cause.
+    says: str | None = None
 
     @property
     def name(self) -> str:
         return self.handler.__name__
 
 
-DELIVERY_MUSTS = ("DLV-1", "DLV-2")
-DELIVERY_SHOULDS = ("DLV-3", "DLV-4", "DLV-5", "DLV-6")
+DELIVERY_MUSTS = ("DLV-1", "DLV-2", "DLV-3")
+DELIVERY_SHOULDS = ("DLV-4", "DLV-5", "DLV-6")
 
 GALLERY: tuple[Broken, ...] = (
     Broken(accepts_any_secret, frozenset({"AUTH-1", "AUTH-2", "AUTH-4"})),
@@ -395,13 +498,31 @@ GALLERY: tuple[Broken, ...] = (
     Broken(answers_403, frozenset({"AUTH-1", "AUTH-2", "AUTH-4"})),
     Broken(fails_handshake, frozenset({"HS-1", "HS-2"})),
     Broken(fails_second_handshake, frozenset({"HS-2"})),
-    # Every delivery is redirected: every check that needs a 2xx fails with it.
+    # Every delivery is redirected to another origin, which the harness does not follow: every check that
+    # needs a 2xx fails with it, and the outlook leaves activation open (the Cloud would follow and succeed).
     Broken(
-        redirects,
+        redirects_to_another_origin,
         frozenset(
-            {"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4", "REDIR-1"}
+            {"HS-1", "HS-2", "EVT-1", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4"}
+            | {"REDIR-1"}
         ),
     ),
+    # A 302 is followed as a GET, which gets 405: the Cloud fails everything too.
+    Broken(
+        redirects_with_302,
+        frozenset(
+            {"HS-1", "HS-2", "EVT-1", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4"}
+            | {"REDIR-1"}
+        ),
+    ),
+    Broken(wants_query_token, frozenset({"URL-1"}), says="the dashboard rejects URLs with a query string"),
+    Broken(crashes_on_tags, frozenset({"EVT-1", "DLV-6"})),
+    Broken(
+        expects_a_signature,
+        frozenset({"EVT-1", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS}),
+        says="so this 401 is not about the secret",
+    ),
+    Broken(rate_limits_bursts, frozenset({"DLV-2"}), says="The receiver rate-limited the Cloud"),
     Broken(too_slow, frozenset({"EVT-1", "DLV-6"}), args=("--webhook-timeout", FAST_TIMEOUT)),
     Broken(rejects_deploy_event, frozenset({"EVT-1", "DLV-6"})),
     Broken(skips_secret_on_handshake, frozenset({"AUTH-1", "AUTH-4"})),
@@ -425,12 +546,63 @@ GALLERY: tuple[Broken, ...] = (
     Broken(crashes_on_non_ascii_secret, frozenset({"AUTH-4"})),
     Broken(tells_missing_from_wrong, frozenset({"AUTH-5"})),
     Broken(shows_tracebacks, frozenset({"LEAK-2"})),
+    # The handshake refused without a secret: one diagnosis, and nothing else is sent.
     Broken(
         requires_header_absent,
-        frozenset({"HS-1", "HS-2", "EVT-1", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-3"}),
+        frozenset({"HS-1"}),
+        secret=None,
+        says="every delivery without a secret got 401, so this receiver expects one",
+    ),
+    Broken(
+        refuses_empty_header_on_events,
+        frozenset({"EVT-1", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-3"}),
         secret=None,
     ),
 )
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A stand-alone receiver of tests/receivers/, in a real framework, run as its own process."""
+
+    name: str
+    fails: frozenset[str] = frozenset()
+
+
+# Each broken one beside its correct twin (tests/receivers/*: the docstrings say what each gets wrong).
+FRAMEWORKS: tuple[Framework, ...] = (
+    # Realistic payloads: tags as "ResourceTag(...)" strings, trial sites, queued builds; MUST since they are real.
+    Framework("fastapi_strict_models", frozenset({"EVT-1", "DLV-6"})),
+    Framework("fastapi_tolerant_models"),
+    # Answers read as the Cloud's requests reads them: a Content-Encoding it cannot undo, a body without end.
+    Framework(
+        "starlette_bad_gzip",
+        frozenset({"HS-1", "HS-2", "HS-3", "EVT-1", "EVT-2", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS}),
+    ),
+    Framework("starlette_gzip"),
+    Framework("starlette_endless_body", frozenset({"EVT-1", "EVT-2", "EVT-3", *DELIVERY_MUSTS, "DLV-4", "DLV-6"})),
+    # Redirects judged as the Cloud follows them: APPEND_SLASH's 301 becomes a GET (405); a 307 in-origin works.
+    Framework(
+        "django_append_slash",
+        frozenset(
+            {"HS-1", "HS-2", "EVT-1", "EVT-3", *DELIVERY_MUSTS, *DELIVERY_SHOULDS, "AUTH-1", "AUTH-2", "AUTH-4"}
+            | {"BAD-3", "BAD-4", "REDIR-1"}
+        ),
+    ),
+    Framework("django_same_origin_307"),
+    # Dates stamped as the Cloud stamps them; its own old timestamps (a trial's initial plan) are EVT-3.
+    Framework("aiohttp_freshness_on_all_dates", frozenset({"EVT-3"})),
+    Framework("aiohttp_freshness_window"),
+    # Out of order is normal: a refusal is a failed attempt (DLV-3, a MUST).
+    Framework("aiohttp_rejects_out_of_order", frozenset({"DLV-3"})),
+    Framework("aiohttp_orders_later"),
+    # A JSON null kills the process: LIVE-1 notices; everything after it goes unanswered.
+    Framework("node_dies_on_null", frozenset({"LIVE-1", "BAD-1", "BAD-2", "BAD-3", "BAD-4"})),
+    Framework("node_checks_shape"),
+)
+
+#: Receivers that get everything right in a way a naive check would refuse: each must pass every check.
+TWINS: tuple[Handler, ...] = (redirects_within_the_origin, wants_path_token, limits_only_failed_secrets)
 
 #: Requirements whose failing receiver needs more than a handler (a TLS server, a proxy, Flask's debugger):
 #: the test in the project's suite that shows each one failing, as "module::function".

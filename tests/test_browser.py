@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SuiteRun
-from gallery import SECRET, Handler, redirects
+from gallery import SECRET, Handler, redirects_to_another_origin
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # No network, no first-run chores: the report must render from the file alone.
@@ -40,7 +40,11 @@ def test_html_report_renders_offline_with_every_record(
     serve: Callable[[Handler], str], run_suite: Callable[..., SuiteRun], pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     run_suite(
-        "--target-url", serve(redirects), "--webhook-report-html=r.html", "--webhook-report-json=r.json", secret=SECRET
+        "--target-url",
+        serve(redirects_to_another_origin),
+        "--webhook-report-html=r.html",
+        "--webhook-report-json=r.json",
+        secret=SECRET,
     )
     report = json.loads((pytester.path / "r.json").read_text())
     page = (pytester.path / "r.html").resolve()

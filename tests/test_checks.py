@@ -8,7 +8,7 @@ from harness import checks
 from harness.badinput import BODY_CASES, OVERSIZE_BYTES, oversize_request
 from harness.deliveries import console_request
 from harness.secret import Secret
-from harness.transport import Exchange, Request, Response
+from harness.transport import Exchange, Hop, Request, Response, TransportError
 
 URL = "http://127.0.0.1:9/webhook"
 
@@ -140,3 +140,92 @@ def test_bad_input_cases_are_named_once_and_carry_the_right_secret() -> None:
     assert len(big.body) == OVERSIZE_BYTES
     assert big.body.startswith(b'{"event": "Webhook Validate", "data": {"padding": "xxx')
     assert big.body.endswith(b'xxx"}}')
+
+
+# --- answers as the Cloud's requests ends them -------------------------------------------------------------
+
+
+def with_response(status: int, **response: object) -> Exchange:
+    return Exchange(Request(URL, b"{}", "a request"), Response(status, "", (), b"OK", **response), None, 0.01)  # type: ignore[arg-type]
+
+
+def test_answered_2xx_passes_a_2xx_and_names_what_else_came() -> None:
+    checks.answered_2xx(with_response(204))
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.answered_2xx(with_response(500))
+    assert failed.value.actual == "500"
+    assert "5xx counts toward the Cloud disabling" in (failed.value.hint or "")
+
+
+def test_answered_2xx_fails_a_body_the_clouds_requests_cannot_decode() -> None:
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.answered_2xx(with_response(200, unreadable="ContentDecodingError: incorrect header check"))
+    assert "cannot decode" in failed.value.actual
+    assert "Content-Encoding" in (failed.value.hint or "")
+
+
+def test_answered_2xx_fails_a_body_longer_than_the_cloud_keeps() -> None:
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.answered_2xx(with_response(200, truncated=True))
+    assert "64 KiB" in failed.value.actual
+
+
+def hop(status: int, location: str = "/webhook/v2") -> Hop:
+    return Hop(Response(status, "", (("Location", location),), b""), URL + "/v2")
+
+
+def test_delivered_passes_a_same_origin_307_and_fails_a_302_that_lost_the_body() -> None:
+    followed = Exchange(Request(URL, b"{}", "d"), Response(200, "", (), b"OK"), None, 0.01, (hop(307),))
+    checks.delivered(followed)
+    lost = Exchange(Request(URL, b"{}", "d"), Response(200, "", (), b"OK"), None, 0.01, (hop(302),))
+    checks.answered_2xx(lost)  # what the Cloud records...
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.delivered(lost)  # ...while the event never arrives
+    assert "GET without the body" in failed.value.actual
+
+
+def test_never_redirected_allows_a_307_within_the_origin_only() -> None:
+    ok = Exchange(Request(URL, b"{}", "d"), Response(200, "", (), b"OK"), None, 0.01, (hop(307),))
+    checks.never_redirected([ok])
+    elsewhere = answer(307, headers=(("Location", "http://localhost:9/webhook"),))
+    with pytest.raises(checks.CheckFailed, match="another origin"):
+        checks.never_redirected([elsewhere])
+    lost = Exchange(Request(URL, b"{}", "d"), Response(405, "", (), b""), None, 0.01, (hop(301),))
+    with pytest.raises(checks.CheckFailed, match="drops the body"):
+        checks.never_redirected([lost])
+    with pytest.raises(checks.CheckFailed, match="no redirect"):
+        checks.never_redirected([answer(300)])
+
+
+def test_secret_never_echoed_reads_the_redirects_on_the_way_too() -> None:
+    secret = Secret("s3cret-value-of-thirty-chars-xx")
+    leaky = Hop(Response(307, "", (("Location", f"/webhook?echo={secret.reveal()}"),), b""), URL)
+    exchange = Exchange(Request(URL, b"{}", "d"), Response(200, "", (), b"OK"), None, 0.01, (leaky,))
+    with pytest.raises(checks.CheckFailed, match="headers"):
+        checks.secret_never_echoed([exchange], secret)
+
+
+def test_dashboard_accepts_fails_a_query_string_and_leaves_the_host_alone() -> None:
+    checks.dashboard_accepts("http://127.0.0.1:8000/webhook")
+    checks.dashboard_accepts("http://localhost:8000/webhook")  # a warning in the header, not a failure
+    with pytest.raises(checks.CheckFailed, match="query string"):
+        checks.dashboard_accepts("https://hooks.example.com/webhook?token=abc")
+    with pytest.raises(checks.CheckFailed, match="scheme"):
+        checks.dashboard_accepts("ftp://hooks.example.com/webhook")
+
+
+def test_still_answers_names_the_request_after_which_the_receiver_died() -> None:
+    def silent(description: str, kind: str) -> Exchange:
+        return Exchange(Request(URL, b"{}", description), None, TransportError(kind, "x"), 0.01)
+
+    history = [answer(200), answer(400), silent("the JSON literal null", "protocol"), silent("next", "connect")]
+    gone = silent("a handshake", "connect")
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.still_answers(gone, [answer(200)], [*history, gone])
+    assert "It stopped answering after the JSON literal null." in (failed.value.hint or "")
+    checks.still_answers(answer(200), [answer(200)], history)
+
+
+def test_still_answers_is_not_judged_when_the_handshake_never_worked() -> None:
+    with pytest.raises(checks.NotApplicable):
+        checks.still_answers(answer(500), [answer(500)], [answer(500)])

@@ -38,6 +38,12 @@ BAD_1_FAILURES = {
     "top-level-array": "payload['event'] on a list",
     # A str indexed with a str: TypeError, 500.
     "top-level-string": "payload['event'] on a str",
+    # The JSON literals: None, True and 0 are not subscriptable, "" and [] are indexed with a str: 500.
+    "json-null": "payload['event'] on None",
+    "json-true": "payload['event'] on True",
+    "json-zero": "payload['event'] on 0",
+    "json-empty-string": "payload['event'] on an empty str",
+    "json-empty-array": "payload['event'] on an empty list",
     # KeyError, which Flask answers 500 (only werkzeug's BadRequestKeyError is a 400).
     "missing-event": "payload['event'] on an envelope without it",
     # 5 != "Webhook Validate", so the view falls through to return 'OK': 200.

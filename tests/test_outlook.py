@@ -1,4 +1,5 @@
-"""What the Cloud would conclude from a run: activation and auto-disable, from records and exchanges."""
+"""What the Cloud would conclude from a run: activation and auto-disable, from the exchanges as its requests
+would have ended them."""
 
 from __future__ import annotations
 
@@ -7,22 +8,25 @@ import pytest
 from harness.deliveries import delivery, right_secret
 from harness.events import VALIDATE
 from harness.outlook import DISABLE_ABOVE, attempt_failure_rate, outlook
-from harness.report import CheckRecord
 from harness.secret import Secret
-from harness.transport import Exchange, Request, Response, TransportError
+from harness.transport import Exchange, Hop, Request, Response, TransportError
 
 URL = "http://127.0.0.1:9/webhook"
 
 
-def record(requirement: str, outcome: str) -> CheckRecord:
-    return CheckRecord(f"x::{requirement}", requirement, "MUST", "statement", outcome, 1.0)  # type: ignore[arg-type]
-
-
-def exchange(status: int | None, event: str = "Site Status Update", *, as_the_cloud: bool = True) -> Exchange:
+def exchange(
+    status: int | None,
+    event: str = "Site Status Update",
+    *,
+    as_the_cloud: bool = True,
+    headers: tuple[tuple[str, str], ...] = (),
+    hops: tuple[Hop, ...] = (),
+    **response: object,
+) -> Exchange:
     request = delivery(URL, event, right_secret(Secret("s" * 30)), as_the_cloud=as_the_cloud)
     if status is None:
         return Exchange(request, None, TransportError("read-timeout", "timed out"), 5.0)
-    return Exchange(request, Response(status, "", (), b""), None, 0.01)
+    return Exchange(request, Response(status, "", headers, b"", **response), None, 0.01, hops)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -38,11 +42,40 @@ def test_the_threshold_is_crossed_between_36_and_37_percent_of_events() -> None:
 
 
 def test_activation_needs_both_handshakes() -> None:
-    assert outlook([record("HS-1", "passed"), record("HS-2", "passed")], []).activation is True
-    failed = outlook([record("HS-1", "passed"), record("HS-2", "failed")], [])
+    assert outlook([exchange(200, VALIDATE), exchange(200, VALIDATE)]).activation is True
+    failed = outlook([exchange(200, VALIDATE), exchange(409, VALIDATE)])
     assert failed.activation is False
-    assert "HS-2 failed" in failed.activation_note
-    assert outlook([record("HS-1", "passed")], []).activation is None
+    assert "1 of the 2 Webhook Validate" in failed.activation_note
+    assert outlook([]).activation is None
+
+
+def test_activation_reads_the_answer_as_the_clouds_requests_does() -> None:
+    undecodable = exchange(200, VALIDATE, unreadable="ContentDecodingError: incorrect header check")
+    assert outlook([exchange(200, VALIDATE), undecodable]).activation is False
+    elsewhere = exchange(307, VALIDATE, headers=(("Location", "http://localhost:9/webhook"),))
+    left_open = outlook([elsewhere, elsewhere])
+    assert left_open.activation is None
+    assert "another origin" in left_open.activation_note
+
+
+def test_a_handshake_failing_after_activation_says_the_receiver_stopped() -> None:
+    seen = outlook([exchange(200, VALIDATE), exchange(200, VALIDATE), exchange(None, VALIDATE)])
+    assert seen.activation is True
+    assert seen.stopped
+    assert any(line.startswith("stopped:") for line in seen.lines())
+
+
+def test_a_bodiless_get_is_recorded_as_sent_but_the_event_is_lost() -> None:
+    moved = Hop(Response(302, "Found", (("Location", "/elsewhere"),), b""), URL.replace("webhook", "elsewhere"))
+    seen = outlook([exchange(200, hops=(moved,)), exchange(200)])
+    assert (seen.failed, seen.lost) == (0, 1)
+    assert "lost events" in "\n".join(seen.lines())
+
+
+def test_a_body_the_cloud_cannot_keep_is_a_failed_delivery() -> None:
+    seen = outlook([exchange(200, truncated=True), exchange(200)])
+    assert seen.failed == 1
+    assert seen.failing == ("Site Status Update",)
 
 
 def test_only_deliveries_as_the_cloud_sends_them_count() -> None:
@@ -54,7 +87,7 @@ def test_only_deliveries_as_the_cloud_sends_them_count() -> None:
         exchange(400, as_the_cloud=False),  # bad input the Cloud never sends
         Exchange(Request(URL, b"[]", "probe"), Response(400, "", (), b""), None, 0.01),
     ]
-    seen = outlook([], exchanges)
+    seen = outlook(exchanges)
     assert (seen.deliveries, seen.failed) == (3, 2)
     assert seen.disabled  # 2 of 3 events failing: 8 of 9 attempts
     assert "would fail: above the 70%" in seen.lines()[1]
@@ -62,7 +95,7 @@ def test_only_deliveries_as_the_cloud_sends_them_count() -> None:
 
 
 def test_a_healthy_run_is_not_disabled_and_says_so() -> None:
-    seen = outlook([record("HS-1", "passed"), record("HS-2", "passed")], [exchange(200)] * 9 + [exchange(503)])
+    seen = outlook([exchange(200, VALIDATE)] * 2 + [exchange(200)] * 9 + [exchange(503)])
     assert not seen.disabled
     assert seen.lines()[0].startswith("activation: would succeed")
     assert "1 of 10 deliveries" in seen.lines()[1]
@@ -70,15 +103,16 @@ def test_a_healthy_run_is_not_disabled_and_says_so() -> None:
 
 
 def test_no_delivery_no_rate() -> None:
-    assert "no delivery as the Cloud sends them" in outlook([], []).lines()[1]
+    assert "no delivery as the Cloud sends them" in outlook([]).lines()[1]
 
 
 def test_an_event_that_always_fails_and_redirects_are_named() -> None:
-    exchanges = [exchange(200)] * 8 + [exchange(400, "Bench Deploy Status Update")] * 2 + [exchange(308)]
-    seen = outlook([], exchanges)
+    elsewhere = exchange(308, headers=(("Location", "https://elsewhere.example.com/webhook"),))
+    exchanges = [exchange(200)] * 8 + [exchange(400, "Bench Deploy Status Update")] * 2 + [elsewhere]
+    seen = outlook(exchanges)
     assert not seen.disabled
     assert seen.always_failing == ("Bench Deploy Status Update",)
     assert seen.redirected == 1
     text = "\n".join(seen.lines())
     assert "every delivery of Bench Deploy Status Update failed; the Cloud has no minimum sample" in text
-    assert "the Cloud follows redirects" in text
+    assert "redirected to another origin" in text

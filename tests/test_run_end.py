@@ -98,8 +98,33 @@ def hangs_on_generated_bench_updates(request: Request, seen: list[str]) -> Respo
     return ok()
 
 
-def test_a_receiver_that_stops_answering_gets_no_ready(serve: Serve, run_suite: RunSuite) -> None:
+def test_a_receiver_slow_on_some_payloads_only_is_judged_to_the_end(serve: Serve, run_suite: RunSuite) -> None:
+    # Timeouts in a row, but the handshake is still answered: the receiver is slow there, not hung.
     run = run_suite("--target-url", serve(hangs_on_generated_bench_updates), "--webhook-timeout", "0.25", secret=SECRET)
     assert run.harness_errors() == []
     assert "DLV-6" in run.failed_requirements()  # the payload that timed out is the finding, not a skip
+    assert "READY for activation" in run.output.splitlines()[-1]
+
+
+_WEDGED: list[bool] = []
+
+
+def wedges_on_generated_bench_updates(request: Request, seen: list[str]) -> Response:
+    """After its first generated bench update, hangs on every request: a receiver that stops answering."""
+    data = json.loads(request.get_data() or b"{}").get("data", {}) if request.method == "POST" else {}
+    if isinstance(data, dict) and data.get("doctype") == "Bench" and data.get("owner") != "Administrator":
+        _WEDGED.append(True)
+    if _WEDGED:
+        time.sleep(1.0)
+    return hangs_on_generated_bench_updates(request, seen)
+
+
+def test_a_receiver_that_stops_answering_gets_no_ready(serve: Serve, run_suite: RunSuite) -> None:
+    _WEDGED.clear()
+    run = run_suite(
+        "--target-url", serve(wedges_on_generated_bench_updates), "--webhook-timeout", "0.25", secret=SECRET
+    )
+    _WEDGED.clear()
+    assert run.harness_errors() == []
+    assert "DLV-6" in run.failed_requirements()
     assert "NO VERDICT: the receiver stopped answering" in run.output.splitlines()[-1]

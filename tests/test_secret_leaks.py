@@ -16,7 +16,7 @@ from gallery import (
     echoes_part_of_secret,
     echoes_secret,
     echoes_secret_lowercased,
-    redirects,
+    redirects_to_another_origin,
 )
 from harness.deliveries import variant_values
 from harness.secret import Secret
@@ -58,7 +58,7 @@ def assert_nowhere(texts: dict[str, str]) -> None:
 REPORTS = ("--webhook-report-json=r.json", "--webhook-report-md=r.md", "--webhook-report-html=r.html")
 
 
-LEAKY = [echoes_secret, echoes_secret_lowercased, echoes_part_of_secret, accepts_prefix, redirects]
+LEAKY = [echoes_secret, echoes_secret_lowercased, echoes_part_of_secret, accepts_prefix, redirects_to_another_origin]
 
 
 @pytest.mark.parametrize("handler", LEAKY, ids=lambda h: h.__name__)
