@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness import doctor
+from harness import doctor, transport
 from harness.dashboard_url import unsaveable
 from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.transport import Exchange, Response
@@ -38,6 +38,7 @@ __all__ = [
     "never_redirected",
     "no_debug_output",
     "not_a_development_server",
+    "outcome_unknown",
     "secret_never_echoed",
     "secret_not_in_clear",
     "still_answers",
@@ -86,23 +87,32 @@ def status_text(exchange: Exchange) -> str:
     if response.unreadable:
         text += f", whose body the Cloud's requests cannot decode ({response.unreadable})"
     elif response.truncated:
-        text += f", with a body longer than the {MAX_KEPT_BODY // 1024} KiB the Cloud keeps (or one that never ends)"
+        text += f", with a body longer than the {MAX_KEPT_BODY:,} bytes the Cloud keeps (or one that never ends)"
     return text
 
 
 #: The Cloud stores each answer's text in a Small Text column (MariaDB TEXT, 65,535 bytes); a longer one fails
 #: the attempt's save. The harness reads this much, so a 2xx it had to cut short is one the Cloud cannot keep.
-MAX_KEPT_BODY = 64 * 1024
+MAX_KEPT_BODY = transport.MAX_KEPT_BODY
 
 
-def cloud_success(exchange: Exchange) -> bool:
+def cloud_success(exchange: Exchange, *, stored: bool = True) -> bool:
     """Would the Cloud record this exchange as a success? A 2xx after the redirects it follows, whose whole
-    body its requests decodes and its attempt log can keep. A redirect to another origin is not followed here,
-    so it counts as a failure: the harness is stricter than the Cloud there (the secret would leave)."""
+    body its requests decodes and, when the answer is ``stored`` (an event's attempt log; the handshake's is
+    not), its attempt log can keep. A redirect to another origin is not followed here, so it counts as a
+    failure: the harness is stricter than the Cloud there (the secret would leave)."""
     response = exchange.response
-    return (
-        response is not None and 200 <= response.status < 300 and response.unreadable is None and not response.truncated
-    )
+    if response is None or not 200 <= response.status < 300:
+        return False
+    return response.unreadable is None and not (stored and response.truncated)
+
+
+def outcome_unknown(exchange: Exchange) -> bool:
+    """Is what the Cloud would record out of the harness's sight? A redirect to another origin (the Cloud
+    follows it, the harness does not), or an answer still trickling at the harness's wall-clock deadline (the
+    Cloud's 5 s read timeout is between bytes, so it reads on)."""
+    deadline = exchange.error is not None and exchange.error.kind == "deadline"
+    return deadline or exchange.redirect_elsewhere is not None
 
 
 def _rejection_hint(exchange: Exchange) -> str | None:
@@ -137,7 +147,7 @@ def answered_2xx(exchange: Exchange) -> None:
             )
         else:
             hint = (
-                f"The Cloud reads the whole answer and keeps it in its attempt log, {MAX_KEPT_BODY // 1024} KiB at "
+                f"The Cloud reads the whole answer and keeps it in its attempt log, {MAX_KEPT_BODY:,} bytes at "
                 "most: a longer or endless body never completes there. Answer with a short body such as OK."
             )
     raise CheckFailed("a 2xx status", status_text(exchange), exchange, hint)
@@ -491,7 +501,7 @@ def still_answers(exchange: Exchange, earlier_handshakes: Sequence[Exchange], hi
     where = f" It stopped answering after {culprit}." if culprit else ""
     raise CheckFailed(
         "a 2xx to Webhook Validate, as at the start of the run",
-        status_text(exchange) + ("" if not culprit else f"; the last request it answered: {culprit}"),
+        status_text(exchange) + ("" if not culprit else f"; it stopped answering after {culprit}"),
         exchange,
         "The receiver stopped working during the run: a request crashed its process or wedged it, and the Cloud "
         f"would fail every delivery from then on.{where} Catch errors per request (the server must outlive any "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import secrets
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from harness.transport import Request
 
 __all__ = [
     "HANDSHAKE",
+    "OLD_DATES",
     "SECRET_VARIANTS",
     "HeaderValue",
     "SecretVariant",
@@ -29,6 +31,8 @@ __all__ = [
     "probes",
     "redated",
     "right_secret",
+    "sent_now",
+    "stale_bench_job_update",
     "trial_initial_plan_change",
     "usable_variants",
     "variant_values",
@@ -76,10 +80,23 @@ def redated(data: dict[str, Any], offset: int = 0) -> dict[str, Any]:
     return {key: _shifted(value, delta) for key, value in data.items()}
 
 
+#: Events whose document is new with each event, named by a random 10-character hash (frappe's autoname):
+#: the Cloud never sends one name twice with another content.
+NAMED_ONCE = ("Site Plan Change",)
+
+
+def sent_now(event: str, data: dict[str, Any], offset: int = 0) -> dict[str, Any]:
+    """``data`` as the Cloud would send it now: :func:`redated`, and a new name where each event has its own."""
+    now = redated(data, offset)
+    if event in NAMED_ONCE and "name" in now:
+        now["name"] = secrets.token_hex(5)
+    return now
+
+
 def fresh(event: str, offset: int = 0, **changes: Any) -> dict[str, Any]:
-    """The event's sample, new to the receiver: re-dated to now (plus ``offset`` microseconds), as no run sent
+    """The event's sample, new to the receiver: sent now (plus ``offset`` microseconds), as no run sent
     before, so a receiver that deduplicates does not take it for an old delivery."""
-    return {**redated(sample_data(event), offset), **changes}
+    return {**sent_now(event, sample_data(event), offset), **changes}
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,8 @@ def corpus(event: str) -> list[Shape]:
 
 #: How old a trial site's creation is, in the initial plan change the Cloud sends for it (EVT-3).
 TRIAL_SITE_AGE = dt.timedelta(days=3)
+#: How long a new bench's agent job may run: its job updates carry the bench's modified from before (EVT-3).
+BENCH_JOB_AGE = dt.timedelta(hours=1)
 
 
 def trial_initial_plan_change() -> dict[str, Any]:
@@ -128,9 +147,37 @@ def trial_initial_plan_change() -> dict[str, Any]:
     ``timestamp`` is the site's creation time, days old (``_create_initial_site_plan_change`` sets it from
     ``self.creation``; frappe/press press/press/doctype/site/site.py), while ``creation``/``modified`` are now."""
     initial = next(s.data for s in corpus("Site Plan Change") if s.data.get("type") == "Initial Plan")
-    data = redated(initial)
+    data = sent_now("Site Plan Change", initial)
     data["timestamp"] = str(dt.datetime.fromisoformat(data["modified"]) - TRIAL_SITE_AGE)
     return data
+
+
+def stale_bench_job_update() -> dict[str, Any]:
+    """The Bench Status Update of a new bench's agent job: ``process_new_bench_job_update`` sets the status with
+    ``frappe.db.set_value`` and fires from the document loaded before, so ``modified`` is still the bench's
+    creation, as long ago as the job ran (frappe/press press/press/doctype/bench/bench.py, commit 2343b5300b)."""
+    installing = next(s.data for s in corpus("Bench Status Update") if s.data.get("status") == "Installing")
+    data = sent_now("Bench Status Update", installing)
+    old = str(dt.datetime.fromisoformat(data["modified"]) - BENCH_JOB_AGE)
+    # A bench of its own: its dates go forward, only late; never older than an event of the same bench.
+    return {**data, "name": f"bench-harness-{secrets.token_hex(3)}-f1", "creation": old, "modified": old}
+
+
+#: The Cloud's own old dates, as data: (case name, what it is, event, payload builder).
+OLD_DATES: tuple[tuple[str, str, str, Callable[[], dict[str, Any]]], ...] = (
+    (
+        "trial-initial-plan",
+        "an Initial Plan of a trial site, its timestamp the site's creation days ago",
+        "Site Plan Change",
+        trial_initial_plan_change,
+    ),
+    (
+        "bench-job-update",
+        "a new bench's job update, its modified still the bench's creation an hour ago",
+        "Bench Status Update",
+        stale_bench_job_update,
+    ),
+)
 
 
 @dataclass(frozen=True)

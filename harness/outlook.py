@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checks import cloud_success
+from harness.checks import cloud_success, outcome_unknown
 from harness.events import VALIDATE
 from harness.transport import Exchange
 
@@ -53,6 +53,8 @@ class Outlook:
     failing: tuple[str, ...] = ()
     #: A handshake after activation failed: the receiver stopped answering during the run.
     stopped: bool = False
+    #: Deliveries whose outcome at the Cloud the harness cannot see (redirected elsewhere, still trickling).
+    unknown: int = 0
 
     @property
     def attempts_failing(self) -> float:
@@ -70,7 +72,8 @@ class Outlook:
                 "delivery and disable the webhook within the hour"
             )
         if not self.deliveries:
-            return [*lines, "auto-disable: no delivery as the Cloud sends them was made, so no failure rate to judge"]
+            lines.append("auto-disable: no delivery as the Cloud sends them was made, so no failure rate to judge")
+            return lines + self._unknown_lines()
         share = self.failed / self.deliveries
         verdict = (
             f"above the {DISABLE_ABOVE:.0%} at which the Cloud disables the webhook within the hour"
@@ -88,17 +91,22 @@ class Outlook:
                 f"auto-disable: every delivery of {', '.join(self.always_failing)} failed; the Cloud has no minimum "
                 "sample, so an hour in which only these fire disables the webhook"
             )
-        if self.redirected:
-            lines.append(
-                f"redirects: {self.redirected} deliveries were redirected to another origin; the Cloud would follow "
-                "them there with the body and the secret, so their outcome depends on where they lead"
-            )
         if self.lost:
             lines.append(
                 f"lost events: the Cloud would record {self.lost} deliveries as sent, but a 301/302/303 turned each "
-                "into a GET without its body, so the events never arrive"
+                "into a GET without its body: unless the receiver handled the POST before redirecting, the event "
+                "never arrives"
             )
-        return lines
+        return lines + self._unknown_lines()
+
+    def _unknown_lines(self) -> list[str]:
+        if not self.unknown:
+            return []
+        return [
+            f"not known here: {self.unknown} deliveries ({self.redirected} redirected to another origin, which the "
+            "Cloud would follow with the body and the secret; the rest still coming at the harness's deadline, "
+            "where the Cloud reads on while bytes come), left out of the rate above"
+        ]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +121,7 @@ class Outlook:
             "lost": self.lost,
             "failing_events": list(self.failing),
             "stopped": self.stopped,
+            "unknown": self.unknown,
         }
 
 
@@ -127,13 +136,14 @@ def _event(exchange: Exchange) -> object:
 def _activation(handshakes: Sequence[Exchange]) -> tuple[bool | None, str]:
     if not handshakes:
         return None, "not judged: no Webhook Validate was sent as the Cloud sends it"
-    failed = [e for e in handshakes if not cloud_success(e)]
+    # validate_endpoint returns the answer to the dashboard and stores nothing: its length does not matter.
+    failed = [e for e in handshakes if not cloud_success(e, stored=False)]
     if not failed:
         return True, "would succeed: Webhook Validate got a 2xx twice, as Validate and Activate send it"
-    if all(e.redirect_elsewhere for e in failed):
+    if all(outcome_unknown(e) for e in failed):
         return None, (
-            "depends on another origin: Webhook Validate is redirected there, and the Cloud would follow with the "
-            "secret (the harness does not)"
+            "not known here: Webhook Validate is redirected to another origin, which the Cloud would follow with "
+            "the secret (the harness does not), or its answer was still coming at the harness's deadline"
         )
     return False, f"would fail: {len(failed)} of the {len(handshakes)} Webhook Validate got no 2xx the Cloud accepts"
 
@@ -145,12 +155,17 @@ def outlook(exchanges: Iterable[Exchange]) -> Outlook:
     handshakes = [e for event, e in by_event if event == VALIDATE]
     # The dashboard's two: Validate, then Activate. Later handshakes (LIVE-1) are about staying up.
     activation, note = _activation(handshakes[:2])
-    deliveries = [(event, e) for event, e in by_event if event != VALIDATE]
+    every = [(event, e) for event, e in by_event if event != VALIDATE]
+    # What the harness cannot see is counted apart, never as a failure the Cloud would record.
+    unknown = [e for _, e in every if outcome_unknown(e)]
+    deliveries = [(event, e) for event, e in every if not outcome_unknown(e)]
     failed = [(event, e) for event, e in deliveries if not cloud_success(e)]
     answered = {event for event, e in deliveries if cloud_success(e)}
     always = tuple(sorted({event for event, _ in deliveries} - answered))
-    redirected = len([e for _, e in deliveries if e.redirect_elsewhere])
+    redirected = len([e for e in unknown if e.redirect_elsewhere])
     lost = len([e for _, e in deliveries if cloud_success(e) and not e.arrived_as_sent])
     failing = tuple(sorted({event for event, _ in failed}))
-    stopped = bool(activation) and not all(cloud_success(e) for e in handshakes)
-    return Outlook(activation, note, len(deliveries), len(failed), always, redirected, lost, failing, stopped)
+    stopped = bool(activation) and not all(cloud_success(e, stored=False) for e in handshakes)
+    return Outlook(
+        activation, note, len(deliveries), len(failed), always, redirected, lost, failing, stopped, len(unknown)
+    )

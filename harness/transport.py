@@ -59,12 +59,16 @@ REDIRECTS = (301, 302, 303, 307, 308)
 METHOD_CHANGING = (301, 302, 303)
 
 
+#: What the Cloud's attempt log keeps of an answer: Small Text, a MariaDB TEXT column of 65,535 bytes.
+MAX_KEPT_BODY = 65_535
+
+
 @dataclass(frozen=True)
 class Options:
     """How requests are sent. The defaults are the Cloud's."""
 
     timeout: float = 5.0
-    max_response_bytes: int = 64 * 1024
+    max_response_bytes: int = MAX_KEPT_BODY
     verify: bool | str = True
     use_env_proxy: bool = False
 

@@ -167,7 +167,7 @@ def test_answered_2xx_fails_a_body_the_clouds_requests_cannot_decode() -> None:
 def test_answered_2xx_fails_a_body_longer_than_the_cloud_keeps() -> None:
     with pytest.raises(checks.CheckFailed) as failed:
         checks.answered_2xx(with_response(200, truncated=True))
-    assert "64 KiB" in failed.value.actual
+    assert "65,535 bytes the Cloud keeps" in failed.value.actual
 
 
 def hop(status: int, location: str = "/webhook/v2") -> Hop:

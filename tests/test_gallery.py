@@ -26,7 +26,7 @@ from gallery import (
     correct,
 )
 from harness.catalogue import catalogue
-from harness.deliveries import corpus, fresh, redated, trial_initial_plan_change
+from harness.deliveries import OLD_DATES, corpus, fresh, sent_now
 from harness.events import DOCUMENT_EVENTS
 from harness.exitcodes import ExitCode
 from receivers.launch import launched
@@ -44,16 +44,16 @@ STRICTER_THAN_THE_CLOUD = {
 
 
 def the_clouds_traffic() -> list[list[dict[str, Any]]]:
-    """What the Cloud sends after activation, step by step: every shape of the corpus, a trial's initial plan,
+    """What the Cloud sends after activation, step by step: every shape of the corpus, its own old dates,
     a retry, an older snapshot after a newer one, and a burst as its 8 workers send it."""
-    shapes = [[{"event": s.event, "data": redated(s.data)}] for e in DOCUMENT_EVENTS for s in corpus(e)]
+    shapes = [[{"event": s.event, "data": sent_now(s.event, s.data)}] for e in DOCUMENT_EVENTS for s in corpus(e)]
     event = "Site Status Update"
     retry = {"event": event, "data": fresh(event, name="oracle-retry.example.com")}
     newer = {"event": event, "data": fresh(event, 1000, name="oracle-order.example.com", status="Active")}
     older = {"event": event, "data": fresh(event, 0, name="oracle-order.example.com", status="Installing")}
     burst = [{"event": event, "data": fresh(event, name=f"oracle-{i}.example.com")} for i in range(8)]
-    trial = [{"event": "Site Plan Change", "data": trial_initial_plan_change()}]
-    return [*shapes, trial, [retry], [retry], [newer], [older], burst]
+    old = [[{"event": event, "data": build()}] for _, _, event, build in OLD_DATES]
+    return [*shapes, *old, [retry], [retry], [newer], [older], burst]
 
 
 def the_clouds_conclusions(oracle: CloudOracle, url: str, secret: str, timeout: float) -> tuple[bool, set[str]]:

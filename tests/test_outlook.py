@@ -116,3 +116,19 @@ def test_an_event_that_always_fails_and_redirects_are_named() -> None:
     text = "\n".join(seen.lines())
     assert "every delivery of Bench Deploy Status Update failed; the Cloud has no minimum sample" in text
     assert "redirected to another origin" in text
+
+
+def test_what_the_harness_cannot_see_is_left_out_of_the_rate() -> None:
+    # A redirect to another origin: the Cloud follows it (and may well succeed there); the harness never does.
+    elsewhere = exchange(307, headers=(("Location", "http://localhost:9/webhook"),))
+    trickling = Exchange(exchange(200).request, None, TransportError("deadline", "still coming"), 10.0)
+    seen = outlook([elsewhere] * 5 + [trickling, exchange(200)])
+    assert (seen.deliveries, seen.failed, seen.unknown, seen.redirected) == (1, 0, 6, 5)
+    assert not seen.disabled
+    assert seen.always_failing == ()
+    assert "not known here: 6 deliveries" in "\n".join(seen.lines())
+
+
+def test_a_long_handshake_answer_still_activates() -> None:
+    # validate_endpoint stores nothing, so only an event's answer must fit the attempt log.
+    assert outlook([exchange(200, VALIDATE, truncated=True)] * 2).activation is True

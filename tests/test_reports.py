@@ -43,7 +43,7 @@ def test_ready_run_writes_three_valid_reports(serve: Serve, run_suite: RunSuite,
     assert_valid_json_report(report)
     assert report["verdict"]["status"] == "READY"
     assert report["verdict"]["ready"] is True
-    assert len(report["records"]) == 129
+    assert len(report["records"]) == 130
     assert {r["requirement"] for r in report["records"]} == set(catalogue())
     # These judge the session's exchanges (or the URL), so they have none of their own.
     whole_session = ("URL-1", "LEAK-1", "REDIR-1", "DLV-7", "TLS-2", "SRV-1")

@@ -1,5 +1,6 @@
 """Correct twin of aiohttp_freshness_on_all_dates: refuses (401) only document events whose data.modified is over
-24 hours old (naive server-local times need a wide window), ignores data.timestamp, accepts a missing modified."""
+24 hours old (naive server-local times need a wide window), ignores data.timestamp, accepts a missing modified,
+and leaves bench updates alone (the Cloud sends a bench's agent-job updates with the modified from before)."""
 
 import hmac
 import json
@@ -46,7 +47,7 @@ async def webhook(request: web.Request) -> web.Response:
         isinstance(payload, dict) and isinstance(payload.get("event"), str) and isinstance(payload.get("data"), dict)
     ):
         return text("Bad Request", 400)
-    if payload["event"] in DOCUMENT_EVENTS:
+    if payload["event"] in DOCUMENT_EVENTS and payload["event"] != "Bench Status Update":
         when = parsed(payload["data"].get("modified"))
         if when is not None and when < datetime.now() - MAX_AGE:
             return text("stale event", 401)
