@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from harness import doctor, transport
 from harness.dashboard_url import unsaveable
+from harness.deliveries import HANDSHAKE
 from harness.secret import MIN_JUDGED_LENGTH, Secret
 from harness.transport import Exchange, Response
 
@@ -144,6 +145,11 @@ def answered_2xx(exchange: Exchange) -> None:
             hint = (
                 "The Cloud's requests decodes the body by its Content-Encoding and fails the attempt when it cannot "
                 "(ContentDecodingError): send the Content-Encoding the body really has, or none."
+            )
+        elif exchange.request.body == HANDSHAKE:
+            hint = (
+                "The Cloud stores nothing of the handshake's answer, but within a bounded read a body this long "
+                "cannot be told from one that never ends, which the dashboard would wait on: answer OK."
             )
         else:
             hint = (

@@ -61,8 +61,15 @@ class Outlook:
         return attempt_failure_rate(self.failed / self.deliveries) if self.deliveries else 0.0
 
     @property
-    def disabled(self) -> bool:
-        return self.attempts_failing > DISABLE_ABOVE
+    def disabled(self) -> bool | None:
+        """Would the hourly job disable the webhook? None when the deliveries the harness cannot see decide it:
+        the answer differs between all of them succeeding and all of them failing at the Cloud."""
+        at_best = self._disabled_with(0)
+        return at_best if at_best == self._disabled_with(self.unknown) else None
+
+    def _disabled_with(self, unknown_failed: int) -> bool:
+        total = self.deliveries + self.unknown
+        return bool(total) and attempt_failure_rate((self.failed + unknown_failed) / total) > DISABLE_ABOVE
 
     def lines(self) -> list[str]:
         lines = [f"activation: {self.activation_note}"]
@@ -75,11 +82,11 @@ class Outlook:
             lines.append("auto-disable: no delivery as the Cloud sends them was made, so no failure rate to judge")
             return lines + self._unknown_lines()
         share = self.failed / self.deliveries
-        verdict = (
-            f"above the {DISABLE_ABOVE:.0%} at which the Cloud disables the webhook within the hour"
-            if self.disabled
-            else f"not above the {DISABLE_ABOVE:.0%} at which the Cloud disables a webhook"
-        )
+        verdict = {
+            True: f"above the {DISABLE_ABOVE:.0%} at which the Cloud disables the webhook within the hour",
+            False: f"not above the {DISABLE_ABOVE:.0%} at which the Cloud disables a webhook",
+            None: "but the deliveries whose outcome is not known here decide whether the Cloud disables the webhook",
+        }[self.disabled]
         lines.append(
             f"auto-disable: {self.failed} of {self.deliveries} deliveries as the Cloud sends them failed "
             f"({share:.0%}); "
@@ -105,7 +112,7 @@ class Outlook:
         return [
             f"not known here: {self.unknown} deliveries ({self.redirected} redirected to another origin, which the "
             "Cloud would follow with the body and the secret; the rest still coming at the harness's deadline, "
-            "where the Cloud reads on while bytes come), left out of the rate above"
+            "where the Cloud reads on while bytes come), left out of the counts above"
         ]
 
     def as_json(self) -> dict[str, Any]:

@@ -124,9 +124,18 @@ def test_what_the_harness_cannot_see_is_left_out_of_the_rate() -> None:
     trickling = Exchange(exchange(200).request, None, TransportError("deadline", "still coming"), 10.0)
     seen = outlook([elsewhere] * 5 + [trickling, exchange(200)])
     assert (seen.deliveries, seen.failed, seen.unknown, seen.redirected) == (1, 0, 6, 5)
-    assert not seen.disabled
+    assert seen.disabled is None  # all 6 fine at the Cloud: not disabled; all 6 failing: disabled
+    assert seen.as_json()["auto_disable"] is None
     assert seen.always_failing == ()
-    assert "not known here: 6 deliveries" in "\n".join(seen.lines())
+    text = "\n".join(seen.lines())
+    assert "not known here: 6 deliveries" in text
+    assert "decide whether the Cloud disables the webhook" in text
+
+
+def test_unknown_deliveries_that_cannot_change_the_answer_leave_it_standing() -> None:
+    elsewhere = exchange(307, headers=(("Location", "http://localhost:9/webhook"),))
+    assert outlook([elsewhere] + [exchange(200)] * 19).disabled is False  # 1 in 20, even failing: 17% of attempts
+    assert outlook([elsewhere] + [exchange(500)] * 19).disabled is True  # 19 in 20 fail whatever the 20th does
 
 
 def test_a_long_handshake_answer_still_activates() -> None:
