@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import checks
 from harness.client import Client
-from harness.deliveries import HANDSHAKE
+from harness.deliveries import is_handshake
 from harness.events import VALIDATE
 from harness.plugin import requirement
 from harness.transport import Exchange
@@ -17,7 +17,7 @@ def _check_still_answers(client: Client) -> None:
 
 def _handshakes(exchanges: list[Exchange]) -> list[Exchange]:
     """The handshakes the Cloud's way (the right secret), as HS-1 to HS-3 and earlier LIVE-1 checks sent them."""
-    return [e for e in exchanges if e.request.as_the_cloud and e.request.body == HANDSHAKE]
+    return [e for e in exchanges if e.request.as_the_cloud and is_handshake(e.request)]
 
 
 @requirement("LIVE-1", cases=[("after-bad-input", "after-bad-input")])

@@ -14,11 +14,11 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness import doctor, transport
+from harness import doctor
 from harness.dashboard_url import unsaveable
-from harness.deliveries import HANDSHAKE
+from harness.deliveries import is_handshake
 from harness.secret import MIN_JUDGED_LENGTH, Secret
-from harness.transport import Exchange, Response
+from harness.transport import MAX_KEPT_BODY, Exchange, Response
 
 __all__ = [
     "DEBUG_MARKERS",
@@ -92,11 +92,6 @@ def status_text(exchange: Exchange) -> str:
     return text
 
 
-#: The Cloud stores each answer's text in a Small Text column (MariaDB TEXT, 65,535 bytes); a longer one fails
-#: the attempt's save. The harness reads this much, so a 2xx it had to cut short is one the Cloud cannot keep.
-MAX_KEPT_BODY = transport.MAX_KEPT_BODY
-
-
 def cloud_success(exchange: Exchange, *, stored: bool = True) -> bool:
     """Would the Cloud record this exchange as a success? A 2xx after the redirects it follows, whose whole
     body its requests decodes and, when the answer is ``stored`` (an event's attempt log; the handshake's is
@@ -146,7 +141,7 @@ def answered_2xx(exchange: Exchange) -> None:
                 "The Cloud's requests decodes the body by its Content-Encoding and fails the attempt when it cannot "
                 "(ContentDecodingError): send the Content-Encoding the body really has, or none."
             )
-        elif exchange.request.body == HANDSHAKE:
+        elif is_handshake(exchange.request):
             hint = (
                 "The Cloud stores nothing of the handshake's answer, but within a bounded read a body this long "
                 "cannot be told from one that never ends, which the dashboard would wait on: answer OK."

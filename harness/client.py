@@ -10,7 +10,7 @@ from typing import Any
 
 from harness import transport
 from harness.checks import NotApplicable, cloud_success
-from harness.deliveries import HANDSHAKE, HeaderValue, delivery, right_secret
+from harness.deliveries import HeaderValue, delivery, is_handshake, right_secret
 from harness.events import KNOWN_EVENTS, VALIDATE
 from harness.secret import Secret
 
@@ -87,9 +87,9 @@ class Client:
         if not request.as_the_cloud:
             return exchange
         status = exchange.response.status if exchange.response is not None else None
-        if request.body == HANDSHAKE and cloud_success(exchange):
+        if is_handshake(request) and cloud_success(exchange):
             self._secret_accepted = True
-        elif request.body == HANDSHAKE and status == 401 and not self.target.secret:
+        elif is_handshake(request) and status == 401 and not self.target.secret:
             self.refused_without_secret = True
         elif status == 401 and self._secret_accepted:
             return dataclasses.replace(exchange, secret_accepted_before=True)

@@ -28,6 +28,7 @@ __all__ = [
     "delivery",
     "encode",
     "fresh",
+    "is_handshake",
     "probes",
     "redated",
     "right_secret",
@@ -49,6 +50,12 @@ def encode(event: str, data: Mapping[str, Any], extra: Mapping[str, Any] | None 
 
 
 HANDSHAKE = encode(VALIDATE, {})
+
+
+def is_handshake(request: Request) -> bool:
+    """Is ``request`` the Webhook Validate the dashboard sends, byte for byte?"""
+    return request.body == HANDSHAKE
+
 
 # The sender's date formats (cloud-sender.md §2.2): str() of a naive datetime, microseconds left out when 0.
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")

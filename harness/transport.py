@@ -59,7 +59,9 @@ REDIRECTS = (301, 302, 303, 307, 308)
 METHOD_CHANGING = (301, 302, 303)
 
 
-#: What the Cloud's attempt log keeps of an answer: Small Text, a MariaDB TEXT column of 65,535 bytes.
+#: What the Cloud's attempt log keeps of an answer: Small Text, a MariaDB TEXT column of 65,535 bytes; a longer
+#: one fails the attempt's save. The harness reads this much, so a 2xx it had to cut short is one the Cloud
+#: cannot keep.
 MAX_KEPT_BODY = 65_535
 
 
