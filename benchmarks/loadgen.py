@@ -16,8 +16,8 @@ from pathlib import Path
 
 from benchlib import median, percentile
 
-from harness.deliveries import encode
-from harness.schemas import sample_data
+from harness.payloads.deliveries import encode
+from harness.payloads.schemas import sample_data
 
 __all__ = ["CONNECTIONS", "Load", "body_parts", "parse_wrk", "python_load", "site_name", "wrk_load"]
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from benchlib import Row, at_most, median, ms, percentile, print_table, write_json
 
-from harness import transport
-from harness.client import Client, Target
-from harness.embedded import EmbeddedReceiver
-from harness.events import VALIDATE
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.payloads.events import VALIDATE
+from harness.sending.client import Client, Target
+from harness.sending.embedded import EmbeddedReceiver
+from harness.wire import transport
 
 SUITE_COMMAND = ("-m", "pytest", "--pyargs", "conformance_tests", "-p", "no:cacheprovider", "-q")
 SUITE_LIMIT = 2.0  # seconds, pytest start-up included

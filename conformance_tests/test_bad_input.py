@@ -1,15 +1,15 @@
 """Requests that are not deliveries: refused with the right 4xx, never a crash (BAD-*).
 
-The cases are data (harness/badinput.py, from receiver-security.md §3); each carries the right secret,
+The cases are data (harness/payloads/badinput.py, from receiver-security.md §3); each carries the right secret,
 so that only the one thing under test is wrong.
 """
 
 from __future__ import annotations
 
-from harness import checks
-from harness.badinput import BODY_CASES, CONTENT_TYPE_CASES, METHOD_CASES, BadInput, oversize_request
-from harness.client import Client, Target
+from harness.judging import checks
+from harness.payloads.badinput import BODY_CASES, CONTENT_TYPE_CASES, METHOD_CASES, BadInput, oversize_request
 from harness.plugin import requirement
+from harness.sending.client import Client, Target
 
 
 def _cases(cases: tuple[BadInput, ...]) -> list[tuple[str, object]]:

@@ -7,14 +7,14 @@ import itertools
 import uuid
 from typing import Any
 
-from harness import checks
-from harness.client import Client
-from harness.deliveries import STAMPED, fresh
-from harness.events import DOCUMENT_EVENTS, slug
-from harness.generate import explore
+from harness.config.settings import Settings
+from harness.judging import checks
+from harness.payloads.deliveries import STAMPED, fresh
+from harness.payloads.events import DOCUMENT_EVENTS, slug
+from harness.payloads.generate import explore
+from harness.payloads.schemas import sample_data
 from harness.plugin import requirement
-from harness.schemas import sample_data
-from harness.settings import Settings
+from harness.sending.client import Client
 
 # The Cloud's busiest event: a site's status changes in bursts, and each change is a delivery.
 EVENT = "Site Status Update"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import checks
-from harness.client import Client
-from harness.deliveries import OLD_DATES, Shape, corpus, sent_now
-from harness.events import DOCUMENT_EVENTS, slug
+from harness.judging import checks
+from harness.payloads.deliveries import OLD_DATES, Shape, corpus, sent_now
+from harness.payloads.events import DOCUMENT_EVENTS, slug
 from harness.plugin import requirement
+from harness.sending.client import Client
 
 SHAPES = [(f"{slug(shape.event)}-{shape.name}", shape) for event in DOCUMENT_EVENTS for shape in corpus(event)]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness import checks
-from harness.client import Client
-from harness.events import VALIDATE
+from harness.judging import checks
+from harness.payloads.events import VALIDATE
 from harness.plugin import requirement
+from harness.sending.client import Client
 
 
 @requirement("HS-1")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checks
-from harness.client import Client, Target
-from harness.deliveries import console_request, probes
+from harness.judging import checks
+from harness.payloads.deliveries import console_request, probes
 from harness.plugin import requirement
-from harness.transport import Exchange
+from harness.sending.client import Client, Target
+from harness.wire.transport import Exchange
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from harness import checks
-from harness.client import Client
-from harness.deliveries import is_handshake
-from harness.events import VALIDATE
+from harness.judging import checks
+from harness.payloads.deliveries import is_handshake
+from harness.payloads.events import VALIDATE
 from harness.plugin import requirement
-from harness.transport import Exchange
+from harness.sending.client import Client
+from harness.wire.transport import Exchange
 
 
 def _check_still_answers(client: Client) -> None:

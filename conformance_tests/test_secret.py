@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from harness import checks
-from harness.badinput import ODD_SECRET_CASES, OddSecret
-from harness.client import Client, Target
-from harness.deliveries import SECRET_VARIANTS, SecretVariant
-from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
+from harness.judging import checks
+from harness.payloads.badinput import ODD_SECRET_CASES, OddSecret
+from harness.payloads.deliveries import SECRET_VARIANTS, SecretVariant
+from harness.payloads.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
 from harness.plugin import requirement
-from harness.transport import Exchange
+from harness.sending.client import Client, Target
+from harness.wire.transport import Exchange
 
 
 def _deliver_variant(client: Client, target: Target, event: str, variant: SecretVariant) -> Exchange:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
-from harness import checks, transport
-from harness.client import Client, Target
+from harness.judging import checks
 from harness.plugin import requirement
+from harness.sending.client import Client, Target
+from harness.wire import transport
 
 
 @requirement("URL-1")

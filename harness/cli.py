@@ -5,7 +5,7 @@ send          deliver one event exactly as the Cloud would and print the answer
 serve         run the reference receiver
 requirements  list the requirement catalogue
 
-Exit codes are the suite's (harness.exitcodes): 0 ready, 1 a requirement failed, 4 usage error,
+Exit codes are the suite's (harness.config.exitcodes): 0 ready, 1 a requirement failed, 4 usage error,
 6 target unreachable. Results go to stdout, errors to stderr.
 """
 
@@ -21,16 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from harness import __version__, transport
-from harness.catalogue import Requirement, catalogue
-from harness.deliveries import delivery, right_secret
-from harness.doctor import hint, setup_hint
-from harness.events import KNOWN_EVENTS
-from harness.exitcodes import ExitCode
-from harness.explain import safe_text
-from harness.schemas import delivery_errors
-from harness.secret import Secret, redact
-from harness.settings import SettingError, resolve
+from harness import __version__
+from harness.config.exitcodes import ExitCode
+from harness.config.secret import Secret, redact
+from harness.config.settings import SettingError, resolve
+from harness.judging.catalogue import Requirement, catalogue
+from harness.judging.doctor import hint, setup_hint
+from harness.output.explain import safe_text
+from harness.payloads.deliveries import delivery, right_secret
+from harness.payloads.events import KNOWN_EVENTS
+from harness.payloads.schemas import delivery_errors
+from harness.wire import transport
 
 __all__ = ["main", "requirements_markdown"]
 

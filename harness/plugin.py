@@ -18,17 +18,15 @@ from typing import Any, TypedDict, TypeVar
 import pytest
 from _pytest import junitxml  # its stash key: the one way to reach the JUnit writer
 
-from harness.catalogue import Requirement, catalogue
-from harness.catalogue import requirement as lookup_requirement
-from harness.checks import CheckFailed, NotApplicable, sends_in_clear
-from harness.client import Client, Target
-from harness.dashboard_url import dashboard_rejections
-from harness.exitcodes import ExitCode
-from harness.explain import LEAK_FILE, render_failure
-from harness.load import Latency, LoadResult, run_load
-from harness.load import deliveries as load_deliveries
-from harness.outlook import outlook
-from harness.report import (
+from harness.config.exitcodes import ExitCode
+from harness.config.secret import Secret, redact
+from harness.config.settings import OPTIONS, SettingError, Settings, resolve
+from harness.judging.catalogue import Requirement, catalogue
+from harness.judging.catalogue import requirement as lookup_requirement
+from harness.judging.checks import CheckFailed, NotApplicable, sends_in_clear
+from harness.judging.outlook import outlook
+from harness.output.explain import LEAK_FILE, render_failure
+from harness.output.report import (
     CheckRecord,
     Coverage,
     ExchangeRecord,
@@ -39,10 +37,12 @@ from harness.report import (
     verdict,
     write_reports,
 )
-from harness.run import Run
-from harness.secret import Secret, redact
-from harness.settings import OPTIONS, SettingError, Settings, resolve
-from harness.transport import Exchange, send
+from harness.payloads.dashboard_url import dashboard_rejections
+from harness.run.target import Run
+from harness.sending.client import Client, Target
+from harness.sending.load import Latency, LoadResult, run_load
+from harness.sending.load import deliveries as load_deliveries
+from harness.wire.transport import Exchange, send
 
 __all__ = ["requirement"]
 

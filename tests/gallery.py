@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from werkzeug import Request, Response
 
-from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE
-from harness.schemas import sample_data
+from harness.payloads.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE
+from harness.payloads.schemas import sample_data
 
 SECRET = "gallery-secret-5f3a9c1e7b2d4f60a8c3"
 #: The slow receiver runs the suite with a short timeout, so it is caught quickly; the margins on both

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checks
-from harness.badinput import BODY_CASES, OVERSIZE_BYTES, oversize_request
-from harness.deliveries import console_request
-from harness.secret import Secret
-from harness.transport import Exchange, Hop, Request, Response, TransportError
+from harness.config.secret import Secret
+from harness.judging import checks
+from harness.payloads.badinput import BODY_CASES, OVERSIZE_BYTES, oversize_request
+from harness.payloads.deliveries import console_request
+from harness.wire.transport import Exchange, Hop, Request, Response, TransportError
 
 URL = "http://127.0.0.1:9/webhook"
 

@@ -14,9 +14,9 @@ import pytest
 
 from conftest import free_port, wait_for_port
 from gallery import SECRET, Handler, answers_403, compares_case_insensitively, correct
-from harness.catalogue import catalogue
 from harness.cli import main, requirements_markdown
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
+from harness.judging.catalogue import catalogue
 
 Serve = Callable[[Handler], str]
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

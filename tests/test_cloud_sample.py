@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SuiteRun, free_port, stop, wait_for_port
-from harness.catalogue import catalogue
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
+from harness.judging.catalogue import catalogue
 
 SAMPLE = Path(__file__).with_name("cloud_sample.py")
 #: Hard-coded in the sample: ``if secret != "super-secret-key"``.

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from harness.dashboard_url import dashboard_rejections
+from harness.payloads.dashboard_url import dashboard_rejections
 
 LONG_HOST = ".".join(["a" * 60] * 5) + ".com"  # 308 characters, every label valid
 

@@ -14,13 +14,13 @@ from werkzeug import Request, Response
 
 from conftest import SuiteRun
 from gallery import GALLERY, SECRET, Broken, Handler, accepts_prefix, unauthorized
-from harness import doctor
-from harness.deliveries import SECRET_VARIANTS, SecretVariant
-from harness.explain import LEAK_FILE
-from harness.secret import Secret
-from harness.transport import Exchange, Hop, TransportError
-from harness.transport import Request as HarnessRequest
-from harness.transport import Response as HarnessResponse
+from harness.config.secret import Secret
+from harness.judging import doctor
+from harness.output.explain import LEAK_FILE
+from harness.payloads.deliveries import SECRET_VARIANTS, SecretVariant
+from harness.wire.transport import Exchange, Hop, TransportError
+from harness.wire.transport import Request as HarnessRequest
+from harness.wire.transport import Response as HarnessResponse
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]

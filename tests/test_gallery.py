@@ -25,10 +25,10 @@ from gallery import (
     Handler,
     correct,
 )
-from harness.catalogue import catalogue
-from harness.deliveries import OLD_DATES, corpus, fresh, sent_now
-from harness.events import DOCUMENT_EVENTS
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
+from harness.judging.catalogue import catalogue
+from harness.payloads.deliveries import OLD_DATES, corpus, fresh, sent_now
+from harness.payloads.events import DOCUMENT_EVENTS
 from receivers.launch import launched
 
 RunSuite = Callable[..., SuiteRun]

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from harness.events import DOCUMENT_EVENTS, VALIDATE
-from harness.generate import Exploration, _setting_values, cloud_shaped_schema, explore
-from harness.schemas import event_schema, load, sample_data, validator
+from harness.payloads.events import DOCUMENT_EVENTS, VALIDATE
+from harness.payloads.generate import Exploration, _setting_values, cloud_shaped_schema, explore
+from harness.payloads.schemas import event_schema, load, sample_data, validator
 
 DEFAULT_FIELDS = ["doctype", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"]
 BENCH = "Bench Status Update"
@@ -315,9 +315,9 @@ def test_no_hypothesis_folder_in_the_working_directory_and_no_output(tmp_path: P
     script = textwrap.dedent(
         """
         import sys
-        import harness.generate
+        import harness.payloads.generate
         assert "hypothesis" not in sys.modules, "imported eagerly"
-        found = harness.generate.explore(
+        found = harness.payloads.generate.explore(
             "Site Plan Change", lambda p: 500, lambda s: s != 200, examples=20
         )
         assert found.failure == 500 and found.payload is not None and found.payload["idx"] == 0, found

@@ -13,8 +13,8 @@ import pytest
 from werkzeug import Request, Response
 
 from gallery import Handler
-from harness import transport
-from harness.load import (
+from harness.config.secret import Secret
+from harness.sending.load import (
     CLASSES,
     MAX_CONCURRENCY,
     MAX_DELIVERIES,
@@ -25,7 +25,7 @@ from harness.load import (
     percentile,
     run_load,
 )
-from harness.secret import Secret
+from harness.wire import transport
 
 Serve = Callable[[Handler], str]
 SECRET = "load-secret-7c1e9a2f4b6d8e0a"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.deliveries import delivery, right_secret
-from harness.events import VALIDATE
-from harness.outlook import DISABLE_ABOVE, attempt_failure_rate, outlook
-from harness.secret import Secret
-from harness.transport import Exchange, Hop, Request, Response, TransportError
+from harness.config.secret import Secret
+from harness.judging.outlook import DISABLE_ABOVE, attempt_failure_rate, outlook
+from harness.payloads.deliveries import delivery, right_secret
+from harness.payloads.events import VALIDATE
+from harness.wire.transport import Exchange, Hop, Request, Response, TransportError
 
 URL = "http://127.0.0.1:9/webhook"
 

@@ -17,8 +17,13 @@ from werkzeug import Request, Response
 import harness
 from conftest import SuiteRun, free_port
 from gallery import SECRET, Handler, answers_json, correct, ok, unauthorized
-from harness import catalogue, checks, client, deliveries, events, explain, schemas, secret, settings, transport
-from harness.exitcodes import ExitCode
+from harness.config import secret, settings
+from harness.config.exitcodes import ExitCode
+from harness.judging import catalogue, checks
+from harness.output import explain
+from harness.payloads import deliveries, events, schemas
+from harness.sending import client
+from harness.wire import transport
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]

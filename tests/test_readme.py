@@ -11,8 +11,8 @@ import pytest
 
 from conftest import SuiteRun
 from gallery import SECRET, Handler, compares_case_insensitively
-from harness.catalogue import Requirement, catalogue
-from harness.settings import OPTIONS, Option
+from harness.config.settings import OPTIONS, Option
+from harness.judging.catalogue import Requirement, catalogue
 from reference_receiver.config import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent

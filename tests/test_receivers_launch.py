@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness.schemas import sample_data
+from harness.payloads.schemas import sample_data
 from receivers.launch import RECEIVERS, launched
 
 SECRET = "receiver-secret-3b7e91c04d"

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.events import DOCUMENT_EVENTS as HARNESS_DOCUMENT_EVENTS
-from harness.events import KNOWN_EVENTS, VALIDATE, slug
-from harness.schemas import event_schema, sample_data
+from harness.payloads.events import DOCUMENT_EVENTS as HARNESS_DOCUMENT_EVENTS
+from harness.payloads.events import KNOWN_EVENTS, VALIDATE, slug
+from harness.payloads.schemas import event_schema, sample_data
 from reference_receiver import Answer, Config, Receiver
 from reference_receiver.core import Headers
 from reference_receiver.events import DOCUMENT_EVENTS, RULES

@@ -28,7 +28,7 @@ import requests
 
 import reference_receiver
 from conftest import stored_names
-from harness.schemas import sample_data
+from harness.payloads.schemas import sample_data
 from reference_receiver import Config, Event, WebhookApp, start_in_thread
 from reference_receiver.__main__ import main
 from reference_receiver.processing import Handler

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from conftest import SuiteRun, free_port, stop, stored_names, wait_for_port
-from harness.exitcodes import ExitCode
-from harness.schemas import sample_data
+from harness.config.exitcodes import ExitCode
+from harness.payloads.schemas import sample_data
 
 SECRET = "served-reference-secret-0123456789"
 HERE = Path(__file__).parent

@@ -8,8 +8,8 @@ from dataclasses import replace
 import html5lib
 import pytest
 
-from harness import render
-from harness.report import CheckRecord, ExchangeRecord, RunReport, Verdict
+from harness.output import render
+from harness.output.report import CheckRecord, ExchangeRecord, RunReport, Verdict
 
 TARGET = "http://127.0.0.1:18082/webhook"
 SETTINGS = "target: http://127.0.0.1:18082/webhook; secret: [Filtered] (32 chars, from WEBHOOK_SECRET); timeout: 5 s"

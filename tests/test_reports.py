@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 
 from conftest import SuiteRun, free_port
 from gallery import SECRET, Handler, answers_json, compares_case_insensitively, correct
-from harness import schemas
-from harness.catalogue import catalogue
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
+from harness.judging.catalogue import catalogue
+from harness.payloads import schemas
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]

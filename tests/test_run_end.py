@@ -13,8 +13,8 @@ from werkzeug import Request, Response
 
 from conftest import SuiteRun
 from gallery import SECRET, Handler, _secret_ok, correct, fails_handshake, ok, rejects_deploy_event, unauthorized
-from harness.exitcodes import ExitCode
-from harness.schemas import sample_data
+from harness.config.exitcodes import ExitCode
+from harness.payloads.schemas import sample_data
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from harness.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
-from harness.schemas import delivery_errors, event_schema, load, sample_data, schema_dir, schema_files
+from harness.payloads.events import DOCUMENT_EVENTS, KNOWN_EVENTS, VALIDATE, slug
+from harness.payloads.schemas import delivery_errors, event_schema, load, sample_data, schema_dir, schema_files
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 ID_BASE = "https://cloud-webhook-conformance.example/schemas/"

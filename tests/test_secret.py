@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.secret import MASK, Secret, redact
+from harness.config.secret import MASK, Secret, redact
 
 SECRET = Secret("Zq8-random-Secret-Value-0123456789")
 HUMAN = Secret("my-webhook-secret-2024")

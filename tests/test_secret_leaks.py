@@ -18,8 +18,8 @@ from gallery import (
     echoes_secret_lowercased,
     redirects_to_another_origin,
 )
-from harness.deliveries import variant_values
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.payloads.deliveries import variant_values
 
 RunSuite = Callable[..., SuiteRun]
 Serve = Callable[[Handler], str]

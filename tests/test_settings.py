@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.settings import OPTIONS, SettingError, resolve
+from harness.config.settings import OPTIONS, SettingError, resolve
 
 URL_INI, URL_ENV, URL_CLI = "https://ini.example.com/h", "https://env.example.com/h", "https://cli.example.com/h"
 

@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from conftest import SuiteRun
 from gallery import SECRET, correct, front_door
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
 
 
 @pytest.fixture(scope="module")

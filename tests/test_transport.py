@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness import transport
-from harness.deliveries import HeaderValue, delivery, encode, right_secret
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.payloads.deliveries import HeaderValue, delivery, encode, right_secret
+from harness.wire import transport
 
 SECRET = Secret("transport-secret-0123456789")
 OPTIONS = transport.Options(timeout=1.0)

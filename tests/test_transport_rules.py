@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from conftest import SuiteRun
 from gallery import SECRET, Handler, correct, ok
-from harness.exitcodes import ExitCode
+from harness.config.exitcodes import ExitCode
 
 REMOTE = "http://receiver.example/webhook"
 

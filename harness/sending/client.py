@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from harness import transport
-from harness.checks import NotApplicable, cloud_success
-from harness.deliveries import HeaderValue, delivery, is_handshake, right_secret
-from harness.events import KNOWN_EVENTS, VALIDATE
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.judging.checks import NotApplicable, cloud_success
+from harness.payloads.deliveries import HeaderValue, delivery, is_handshake, right_secret
+from harness.payloads.events import KNOWN_EVENTS, VALIDATE
+from harness.wire import transport
 
 __all__ = ["GIVE_UP_AFTER", "Client", "Target"]
 

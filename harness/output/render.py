@@ -1,4 +1,4 @@
-"""The Markdown and HTML forms of a :class:`~harness.report.RunReport`, for people rather than tools.
+"""The Markdown and HTML forms of a :class:`~harness.output.report.RunReport`, for people rather than tools.
 
 Both are pure: they take a report and return text. The only thing read is the packaged requirement
 catalogue, for its order. Everything that came from the target (messages, excerpts, headers, even the
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-from harness.catalogue import Level, catalogue
-from harness.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Status
+from harness.judging.catalogue import Level, catalogue
+from harness.output.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Status
 
 __all__ = ["html", "markdown"]
 

@@ -1,7 +1,7 @@
 """The requirement catalogue: stable ids, levels and one-line statements, kept as data.
 
-The data ships with the suite (``conformance_tests/requirements.json``) and has its own schema
-(``schemas/requirements.schema.json``).
+The data lives beside its schema (``schemas/requirements.json``, ``schemas/requirements.schema.json``),
+and ships inside the installed library: the library owns its catalogue, not the test package.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from harness.payloads.schemas import schema_dir
 
 __all__ = ["Requirement", "catalogue", "requirement"]
 
@@ -33,10 +35,7 @@ class Requirement:
 
 
 def _catalogue_path() -> Path:
-    # Installed, conformance_tests sits beside harness in site-packages, as in a checkout.
-    import conformance_tests
-
-    return Path(conformance_tests.__file__).resolve().parent / "requirements.json"
+    return schema_dir() / "requirements.json"
 
 
 @cache

@@ -6,13 +6,14 @@ import urllib.parse
 
 import urllib3
 
-from harness import doctor, transport
-from harness.checks import sends_in_clear
-from harness.client import Client, Target
-from harness.deliveries import variant_values
-from harness.events import VALIDATE
-from harness.secret import MIN_JUDGED_LENGTH, Secret
-from harness.settings import SettingError, Settings
+from harness.config.secret import MIN_JUDGED_LENGTH, Secret
+from harness.config.settings import SettingError, Settings
+from harness.judging import doctor
+from harness.judging.checks import sends_in_clear
+from harness.payloads.deliveries import variant_values
+from harness.payloads.events import VALIDATE
+from harness.sending.client import Client, Target
+from harness.wire import transport
 
 __all__ = ["Run", "unreachable_message"]
 
@@ -47,7 +48,7 @@ class Run:
         if settings.target_url:
             self.target = Target(settings.target_url, settings.secret)
         else:
-            from harness.embedded import EmbeddedReceiver  # only a run without a target needs Flask
+            from harness.sending.embedded import EmbeddedReceiver  # only a run without a target needs Flask
 
             self._embedded = EmbeddedReceiver()
             self.target = self._embedded.target

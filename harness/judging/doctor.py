@@ -7,7 +7,7 @@ connection attempt.
 
 from __future__ import annotations
 
-from harness.transport import Exchange, TransportError
+from harness.wire.transport import Exchange, TransportError
 
 __all__ = ["hint", "setup_hint"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harness.deliveries import HANDSHAKE, HeaderValue, encode, right_secret
-from harness.events import VALIDATE
-from harness.secret import Secret
-from harness.transport import Request
+from harness.config.secret import Secret
+from harness.payloads.deliveries import HANDSHAKE, HeaderValue, encode, right_secret
+from harness.payloads.events import VALIDATE
+from harness.wire.transport import Request
 
 __all__ = [
     "BODY_CASES",

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 
 import requests
 
-from harness.catalogue import Requirement
-from harness.checks import CheckFailed
-from harness.secret import Secret, redact
-from harness.transport import Exchange, Request
+from harness.config.secret import Secret, redact
+from harness.judging.catalogue import Requirement
+from harness.judging.checks import CheckFailed
+from harness.wire.transport import Exchange, Request
 
 __all__ = ["LEAK_FILE", "excerpt", "render_failure", "reproduction", "safe_text"]
 

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from harness.events import KNOWN_EVENTS, slug
+from harness.payloads.events import KNOWN_EVENTS, slug
 
 __all__ = [
     "delivery_errors",
@@ -34,7 +34,7 @@ __all__ = [
 @cache
 def schema_dir() -> Path:
     """The folder holding the schemas: the installed copy, else the checkout's."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # harness/
     for candidate in (here / "_schemas", here.parent / "schemas"):
         if (candidate / "envelope.schema.json").is_file():
             return candidate

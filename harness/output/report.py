@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import harness
-from harness.catalogue import Level, Requirement
-from harness.explain import HEADERS_THAT_MATTER, follows, reproduction, safe_text
-from harness.secret import Secret, redact
-from harness.settings import Settings
-from harness.transport import Exchange
+from harness.config.secret import Secret, redact
+from harness.config.settings import Settings
+from harness.judging.catalogue import Level, Requirement
+from harness.output.explain import HEADERS_THAT_MATTER, follows, reproduction, safe_text
+from harness.wire.transport import Exchange
 
 __all__ = [
     "CheckRecord",
@@ -225,7 +225,7 @@ def verdict(
 
 def write_reports(report: RunReport, settings: Settings, environ: Mapping[str, str]) -> list[str]:
     """Write the report files asked for, and the job summary on GitHub Actions; one line per file, to print."""
-    from harness import render  # the renderers are only needed when a report is asked for
+    from harness.output import render  # the renderers are only needed when a report is asked for
 
     writers: dict[str, Callable[[RunReport], str]] = {
         "report-json": lambda r: json.dumps(r.to_json(), indent=2) + "\n",

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checks import cloud_success, outcome_unknown
-from harness.events import VALIDATE
-from harness.transport import Exchange
+from harness.judging.checks import cloud_success, outcome_unknown
+from harness.payloads.events import VALIDATE
+from harness.wire.transport import Exchange
 
 __all__ = ["ATTEMPTS_PER_FAILED_EVENT", "DISABLE_ABOVE", "Outlook", "attempt_failure_rate", "outlook"]
 

@@ -14,11 +14,11 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness import doctor
-from harness.dashboard_url import unsaveable
-from harness.deliveries import is_handshake
-from harness.secret import MIN_JUDGED_LENGTH, Secret
-from harness.transport import MAX_KEPT_BODY, Exchange, Response
+from harness.config.secret import MIN_JUDGED_LENGTH, Secret
+from harness.judging import doctor
+from harness.payloads.dashboard_url import unsaveable
+from harness.payloads.deliveries import is_handshake
+from harness.wire.transport import MAX_KEPT_BODY, Exchange, Response
 
 __all__ = [
     "DEBUG_MARKERS",
@@ -409,7 +409,9 @@ LATENCY_P95_LIMIT = 1.0
 def fast_enough(exchanges: Sequence[Exchange]) -> None:
     """The 95th percentile of the exchanges' latencies is under :data:`LATENCY_P95_LIMIT`."""
     __tracebackhide__ = True
-    from harness.load import Latency  # harness.load sends through the transport; checks stay import-light
+    from harness.sending.load import (
+        Latency,  # harness.sending.load sends through the transport; checks stay import-light
+    )
 
     latency = Latency.of([e.elapsed for e in exchanges])
     if latency is None:

@@ -17,7 +17,7 @@ from typing import Literal
 
 import requests
 
-from harness.secret import MASK, Secret
+from harness.config.secret import MASK, Secret
 
 __all__ = ["OPTIONS", "Option", "SettingError", "Settings", "resolve"]
 

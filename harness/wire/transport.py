@@ -36,7 +36,7 @@ import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
 
-from harness.secret import Secret
+from harness.config.secret import Secret
 
 __all__ = [
     "SECRET_HEADER",

@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from harness import transport
-from harness.deliveries import delivery, fresh, right_secret
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.payloads.deliveries import delivery, fresh, right_secret
+from harness.wire import transport
 
 __all__ = [
     "CLASSES",

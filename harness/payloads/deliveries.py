@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.events import KNOWN_EVENTS, VALIDATE
-from harness.schemas import examples, sample_data
-from harness.secret import Secret
-from harness.transport import Request
+from harness.config.secret import Secret
+from harness.payloads.events import KNOWN_EVENTS, VALIDATE
+from harness.payloads.schemas import examples, sample_data
+from harness.wire.transport import Request
 
 __all__ = [
     "HANDSHAKE",

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urldefrag, urljoin
 
-from harness.events import DOCUMENT_EVENTS, slug
-from harness.schemas import load, schema_dir, schema_files
+from harness.payloads.events import DOCUMENT_EVENTS, slug
+from harness.payloads.schemas import load, schema_dir, schema_files
 
 if TYPE_CHECKING:
     from hypothesis import settings

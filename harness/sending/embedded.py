@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.client import Target
-from harness.secret import Secret
+from harness.config.secret import Secret
+from harness.sending.client import Target
 from reference_receiver import Config, create_app
 from reference_receiver.serve import RunningServer, start_in_thread
 

@@ -1,0 +1,1 @@
+"""Settings and the secret: what a run is told, from where, and what must never be shown."""

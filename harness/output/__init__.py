@@ -1,0 +1,1 @@
+"""Output: one escaper, failure text, the report as data and its JSON, Markdown and HTML forms."""

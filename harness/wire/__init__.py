@@ -1,0 +1,1 @@
+"""The wire: requests as the Cloud's HTTP client sends them, and what comes back."""
