@@ -64,7 +64,7 @@ def site_name(tag: str, connection: int, n: int) -> str:
 LUA = """-- written by benchmarks/loadgen.py: a distinct Site Status Update per request
 local prefix = [==[%(prefix)s]==]
 local suffix = [==[%(suffix)s]==]
-local headers = {["Content-Type"] = "application/json", ["X-Webhook-Secret"] = "%(secret)s"}
+local headers = {["Content-Type"] = "application/json", ["X-Webhook-Secret"] = "%(secret)s"%(close)s}
 local threads, next_id = {}, 0
 
 function setup(thread)
@@ -127,10 +127,13 @@ def parse_wrk(output: str) -> Load:
     )
 
 
-def wrk_load(port: int, secret: str, tag: str, seconds: float, tmp: Path) -> Load:
+def wrk_load(port: int, secret: str, tag: str, seconds: float, tmp: Path, close: bool = False) -> Load:
+    """wrk -t2 -c50 for ``seconds``; with ``close``, each request says ``Connection: close``, so the receiver
+    closes after each answer and wrk opens a new connection for the next (as the Cloud does, without the header)."""
     prefix, suffix = body_parts()
     script = tmp / f"{tag}.lua"
-    script.write_text(LUA % {"prefix": prefix, "suffix": suffix, "secret": secret, "tag": tag})
+    header = ', ["Connection"] = "close"' if close else ""
+    script.write_text(LUA % {"prefix": prefix, "suffix": suffix, "secret": secret, "tag": tag, "close": header})
     script.chmod(0o600)
     argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
     done = subprocess.run(  # noqa: S603 - wrk, on loopback

@@ -12,25 +12,27 @@ Exit codes are the suite's (harness.config.exitcodes): 0 ready, 1 a requirement 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import shlex
 import sys
-import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
 from harness.config.exitcodes import ExitCode
-from harness.config.secret import Secret, redact
-from harness.config.settings import SettingError, resolve
+from harness.config.inifiles import find_ini, read_ini
+from harness.config.settings import OPTIONS, SettingError, Settings, resolve
 from harness.judging.catalogue import Requirement, catalogue
 from harness.judging.doctor import hint, setup_hint
 from harness.output.explain import safe_text
 from harness.payloads.deliveries import delivery, right_secret
 from harness.payloads.events import KNOWN_EVENTS
+from harness.payloads.masking import Masking
 from harness.payloads.schemas import delivery_errors
+from harness.run.select import keyword_filter
+from harness.run.suite import Case, cases
 from harness.wire import transport
 
 __all__ = ["main", "requirements_markdown"]
@@ -66,20 +68,19 @@ def _parser() -> _Parser:
     check = commands.add_parser(
         "check",
         help="run the conformance suite and print the verdict",
-        usage="%(prog)s [URL] [options] [-- PYTEST-OPTIONS]",
-        epilog="Options after -- go to pytest, e.g. -- -k AUTH to run the secret checks only.\n\n" + EXIT_CODES,
+        usage="%(prog)s [URL] [options] [-k EXPRESSION]",
+        description=(
+            "Run the conformance suite against URL (none: the embedded reference receiver). It reads the same "
+            "settings as the pytest suite: the ini file pytest would use (webhook_* keys and "
+            "addopts), the environment, then these options."
+        ),
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("url", nargs="?", help="the receiver's URL; none: the embedded reference receiver")
-    check.add_argument("--strict", "--webhook-strict", action="store_true", help="SHOULD failures fail the run too")
-    _add_connection_options(check)
-    for kind in ("json", "md", "html"):
-        check.add_argument(
-            f"--report-{kind}",
-            f"--webhook-report-{kind}",
-            metavar="PATH",
-            help=f"write the {kind.upper()} report to PATH",
-        )
+    _add_setting_options(check)
+    check.add_argument("-k", dest="keyword", metavar="EXPRESSION", help="run only the checks matching it, as pytest -k")
+    check.add_argument("-c", dest="inifile", metavar="FILE", help="read settings from this ini file, as pytest -c")
 
     send = commands.add_parser("send", help="deliver one event as the Cloud would, and print the answer")
     send.add_argument("event", help=f"the event name, e.g. {KNOWN_EVENTS[1]!r}")
@@ -94,6 +95,16 @@ def _parser() -> _Parser:
     listing = commands.add_parser("requirements", help="list the requirement catalogue")
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     return parser
+
+
+def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """Every option of the settings table, under the pytest plugin's name (and a short alias for some)."""
+    for option in OPTIONS:
+        names = [option.flag] + ([option.alias] if option.alias else [])
+        if option.kind == "flag":
+            parser.add_argument(*names, dest=option.name, action=argparse.BooleanOptionalAction, help=option.full_help)
+        else:
+            parser.add_argument(*names, dest=option.name, metavar=option.metavar, help=option.full_help)
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -121,11 +132,17 @@ def _port(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    # Everything after -- belongs to pytest, split off before argparse could take "-k" for the URL.
+    # After --, as in earlier versions: pytest's -k is understood, other pytest options are not (no pytest runs).
     extra = words[words.index("--") + 1 :] if "--" in words else []
     words = words[: words.index("--")] if "--" in words else words
+    if extra and words[:1] == ["check"]:
+        if len(extra) != 2 or extra[0] != "-k":
+            _parser().error(
+                "check runs the engine, not pytest: after -- only -k EXPRESSION is understood, not "
+                f"{shlex.join(extra)!r}; for other pytest options, run the suite under pytest (README: Quick start)"
+            )
+        words, extra = [*words, *extra], []
     args = _parser().parse_args(words)
-    args.pytest_args = extra
     if args.command == "check" and args.url is not None and not args.url.strip():
         # Typically an unset variable in CI: checking the embedded receiver instead would pass silently.
         _parser().error("the URL is empty (is the variable holding it set?); omit it to check the embedded receiver")
@@ -136,40 +153,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import pytest  # the suite runs in pytest; the other commands do not need it
+    from harness.console import run_check  # the engine: only this command needs it
 
-    # The suite's own configuration, not the current directory's; node ids relative to the installed suite.
-    # Found, not imported: pytest must be the first to import it, or it warns that it cannot rewrite it.
-    spec = importlib.util.find_spec("conformance_tests")
-    if spec is None or spec.origin is None:
-        print("webhook-conformance: the conformance suite is not installed", file=sys.stderr)
-        return ExitCode.INTERNAL_ERROR
-    suite = Path(spec.origin).resolve().parent
-    ini = Path(__file__).resolve().parent / "check.ini"
-    options = [
-        "-c",
-        str(ini),
-        "--rootdir",
-        str(suite.parent),
-        "--pyargs",
-        "conformance_tests",
-        "-p",
-        "no:cacheprovider",
-    ]
+    try:
+        settings, selected = _check_settings(args)
+    except (SettingError, ValueError) as exc:
+        print(f"webhook-conformance check: {exc}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    return run_check(settings, selected, sys.stdout)
+
+
+def _check_settings(args: argparse.Namespace) -> tuple[Settings, Callable[[Case], bool] | None]:
+    """The settings pytest would resolve from the same ini file, environment and options; and -k's filter."""
+    ini = read_ini(Path(args.inifile)) if args.inifile else find_ini(Path.cwd())
+    if ini is None:
+        raise ValueError(f"{args.inifile!r} has no pytest section")
+    # pytest puts addopts (the ini's, then PYTEST_ADDOPTS) before the command line: they are options too.
+    words = shlex.split(ini.addopts) + shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    given, _ = _parser().parse_known_args(["check", *_settings_words(words)])
+    cli = {o.name: getattr(given, o.name) for o in OPTIONS}
+    cli.update({o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None})
     if args.url:
-        options += ["--target-url", args.url]
-    flags = {
-        "--webhook-secret-file": args.secret_file,
-        "--webhook-timeout": args.timeout,
-        "--webhook-ca-bundle": args.ca_bundle,
-        "--webhook-report-json": args.report_json,
-        "--webhook-report-md": args.report_md,
-        "--webhook-report-html": args.report_html,
-    }
-    options += [f"{flag}={value}" for flag, value in flags.items() if value]
-    if args.strict:
-        options.append("--webhook-strict")
-    return int(pytest.main([*options, *args.pytest_args]))
+        cli["target_url"] = args.url
+    settings = resolve({o.name: ini.values.get(o.ini) for o in OPTIONS if o.ini}, os.environ, cli)
+    keyword = args.keyword or (given.keyword if words else None)
+    return settings, None if keyword is None else _validated(keyword_filter(keyword))
+
+
+def _settings_words(words: Sequence[str]) -> list[str]:
+    """The words of ``words`` that are options of ours (with their values), pytest's own left out."""
+    ours = {name for o in OPTIONS for name in (o.flag, f"--no-{o.flag[2:]}", o.alias) if name} | {"-k"}
+    kept: list[str] = []
+    for index, word in enumerate(words):
+        name = word.split("=", 1)[0]
+        if name in ours:
+            kept.append(word)
+            flag = next((o for o in OPTIONS if name in (o.flag, o.alias)), None)
+            takes_value = name == "-k" or (flag is not None and flag.kind != "flag")
+            if "=" not in word and takes_value and index + 1 < len(words):
+                kept.append(words[index + 1])
+    return kept
+
+
+def _validated(selected: Callable[[Case], bool]) -> Callable[[Case], bool]:
+    selected(cases()[0])  # an expression that does not parse is a usage error now, not a crash mid-run
+    return selected
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -192,12 +220,12 @@ def _send(args: argparse.Namespace) -> int:
     options = transport.Options(timeout=settings.timeout, verify=settings.ca_bundle or True)
     request = delivery(settings.target_url, args.event, right_secret(settings.secret), data=data)
     exchange = transport.send(request, options)
-    password = urllib.parse.urlsplit(settings.target_url).password
-    secrets = [s for s in (settings.secret, Secret(password or "")) if s]
-    print(redact(f"Sent {request.description} to {settings.target_url}", secrets))
+    mask = Masking(settings.target_url, settings.secret)
+    secrets = mask.values
+    print(mask(f"Sent {request.description} to {settings.target_url}"))
     if exchange.response is None:
         assert exchange.error is not None
-        print(redact(f"No response: {exchange.error.kind}: {exchange.error.detail}", secrets))
+        print(mask(f"No response: {exchange.error.kind}: {exchange.error.detail}"))
         print(f"Hint: {setup_hint(exchange.error) or hint(exchange)}")
         unreachable = exchange.error.kind in ("connect", "dns", "tls", "connect-timeout")
         return ExitCode.TARGET_UNREACHABLE if unreachable else ExitCode.REQUIREMENT_FAILED

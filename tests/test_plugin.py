@@ -35,7 +35,7 @@ def test_help_documents_every_option_with_its_environment_variable(pytester: pyt
     for option in settings.OPTIONS:
         assert option.flag in text
         if option.env:
-            assert f"Environment: {option.env}." in text
+            assert f"environment: {option.env}" in text
         if option.ini:
             assert option.ini in text
 
@@ -193,23 +193,30 @@ def test_no_secret_correct_receiver_is_ready(serve: Serve, run_suite: RunSuite) 
     assert run.harness_errors() == []
     assert run.ret == ExitCode.OK, run.output
     assert "no secret configured, so the secret checks (AUTH-1, AUTH-2, LEAK-1) were not judged" in run.output
-    assert "no secret is configured, so there is none to leak" in run.output
+    assert "no secret is configured: set WEBHOOK_SECRET" in run.output
+
+
+#: A conftest that breaks one check of the engine's suite, as a bug in the harness would.
+BREAK_A_CHECK = """
+import dataclasses
+from harness.run import suite
+
+def broken(context, case):
+    raise {exception}
+
+index = next(i for i, c in enumerate(suite.CHECKS) if c.requirement == "{requirement}")
+suite.CHECKS[index] = dataclasses.replace(suite.CHECKS[index], run=broken)
+"""
 
 
 def test_harness_bug_is_no_verdict_and_exit_3(serve: Serve, pytester: pytest.Pytester) -> None:
-    # A conformance test whose own code raises: the harness's fault, never the receiver's.
-    pytester.makepyfile(
-        test_buggy="""
-        from harness.plugin import requirement
-
-        @requirement("HS-1")
-        def test_buggy(webhook_client, requirement_id):
-            raise IndexError("a bug in the harness")
-        """
-    )
-    result = pytester.runpytest_inprocess("--target-url", serve(correct))
+    # A check whose own code raises: the harness's fault, never the receiver's.
+    pytester.makeconftest(BREAK_A_CHECK.format(requirement="HS-1", exception='IndexError("a bug in the harness")'))
+    # In a process of its own: the conftest changes the suite of the process it runs in.
+    result = pytester.runpytest_subprocess("--pyargs", "conformance_tests", "--target-url", serve(correct))
     assert result.ret == ExitCode.INTERNAL_ERROR
     assert "NO VERDICT: the harness itself failed on 1 check" in result.stdout.str()
+    assert "IndexError: a bug in the harness" in result.stdout.str()
     assert "NOT READY" not in result.stdout.str()
 
 
@@ -269,19 +276,6 @@ def test_narrowing_within_a_requirement_is_a_partial_run(serve: Serve, run_suite
     assert "READY for activation" not in run.output
 
 
-CHECKS_THAT_BREAK = """
-from harness.plugin import requirement
-
-@requirement("HS-1")
-def test_fine(webhook_client, requirement_id):
-    pass
-
-@requirement("{requirement}")
-def test_breaks(webhook_client, requirement_id):
-    raise {exception}
-"""
-
-
 @pytest.mark.parametrize(
     ("requirement", "exception", "code", "words"),
     [
@@ -289,18 +283,27 @@ def test_breaks(webhook_client, requirement_id):
             "HS-2",
             "KeyboardInterrupt",
             ExitCode.INTERRUPTED,
-            "NO VERDICT: the run stopped after 1 check, before the end",
+            "NO VERDICT: the run stopped after 2 checks, before the end",
         ),
         ("HS-3", "KeyError('a harness bug')", ExitCode.INTERNAL_ERROR, "NO VERDICT: the harness itself failed"),
     ],
     ids=["interrupted", "bug-in-a-should-check"],
 )
 def test_a_run_that_did_not_judge_everything_is_never_ready(
-    serve: Serve, pytester: pytest.Pytester, requirement: str, exception: str, code: int, words: str
+    serve: Serve,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    requirement: str,
+    exception: str,
+    code: int,
+    words: str,
 ) -> None:
-    pytester.makepyfile(test_breaking=CHECKS_THAT_BREAK.format(requirement=requirement, exception=exception))
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    pytester.makeconftest(BREAK_A_CHECK.format(requirement=requirement, exception=exception))
     # In a process of its own: an interrupt in-process would interrupt this session too.
-    result = pytester.runpytest_subprocess("--target-url", serve(correct), "--webhook-report-json=r.json")
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance_tests", "--target-url", serve(correct), "--webhook-report-json=r.json"
+    )
     assert result.ret == code
     assert words in result.stdout.str()
     report = json.loads((pytester.path / "r.json").read_text())

@@ -8,6 +8,7 @@ version control.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ import requests
 
 from harness.config.secret import MASK, Secret
 
-__all__ = ["OPTIONS", "Option", "SettingError", "Settings", "resolve"]
+__all__ = ["OPTIONS", "Option", "SettingError", "Settings", "options_markdown", "resolve"]
 
 Kind = Literal["url", "secret", "secret-file", "path", "output", "seconds", "count", "flag"]
 
@@ -48,6 +49,24 @@ class Option:
     metavar: str | None = None
     #: The range of a count.
     limits: tuple[int, int] = (1, 64)
+    #: The value when the option is not given: the field's default in :class:`Settings`.
+    default: object = None
+    #: A shorter spelling ``webhook-conformance check`` also takes (``--strict``); the --webhook-* name always works.
+    alias: str | None = None
+
+    @property
+    def full_help(self) -> str:
+        """The help text with where else the option can be given: for --help of both front doors."""
+        where = [f"environment: {self.env}"] if self.env else []
+        where += [f"ini: {self.ini}"] if self.ini else []
+        return self.help + (f" ({'; '.join(where)})" if where else "")
+
+    def as_flag(self, value: object) -> str:
+        """The option given ``value``, as a command-line word to paste back."""
+        if self.kind == "flag":
+            return self.flag
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{self.flag}={shlex.quote(text)}"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -70,6 +89,7 @@ OPTIONS: tuple[Option, ...] = (
         "File holding the webhook's secret (one trailing newline is ignored). "
         "Prefer this or the WEBHOOK_SECRET environment variable to --webhook-secret.",
         "PATH",
+        alias="--secret-file",
     ),
     Option(
         "secret",
@@ -80,6 +100,7 @@ OPTIONS: tuple[Option, ...] = (
         "The webhook's secret, as configured in the Cloud's dashboard. On the command line it shows up "
         "in shell history and process lists: prefer the WEBHOOK_SECRET environment variable.",
         "VALUE",
+        default=Secret(""),
     ),
     Option(
         "timeout",
@@ -89,6 +110,8 @@ OPTIONS: tuple[Option, ...] = (
         "seconds",
         "Connect and read timeout per request, in seconds (default 5, the Cloud's; at most 5).",
         "SECONDS",
+        default=CLOUD_TIMEOUT,
+        alias="--timeout",
     ),
     Option(
         "parallelism",
@@ -96,8 +119,10 @@ OPTIONS: tuple[Option, ...] = (
         "WEBHOOK_PARALLELISM",
         "webhook_parallelism",
         "count",
-        "Deliveries sent at once by the concurrency check (default 8, the Cloud's workers; 1 to 64).",
+        "Exchanges in flight at once: independent checks go out up to N at a time, and the concurrency check "
+        "(DLV-2) sends a burst of N (default 8, the Cloud's workers; 1 to 64).",
         "N",
+        default=CLOUD_WORKERS,
     ),
     Option(
         "strict",
@@ -106,6 +131,8 @@ OPTIONS: tuple[Option, ...] = (
         "webhook_strict",
         "flag",
         "Fail the run when a SHOULD requirement fails, not only a MUST.",
+        default=False,
+        alias="--strict",
     ),
     Option(
         "ca_bundle",
@@ -115,6 +142,7 @@ OPTIONS: tuple[Option, ...] = (
         "path",
         "CA bundle (PEM) to verify the target's certificate with, for receivers behind a private CA.",
         "PATH",
+        alias="--ca-bundle",
     ),
     Option(
         "report_json",
@@ -124,6 +152,7 @@ OPTIONS: tuple[Option, ...] = (
         "output",
         "Write the run's results as JSON (format: schemas/report.schema.json) to this file.",
         "PATH",
+        alias="--report-json",
     ),
     Option(
         "report_md",
@@ -133,6 +162,7 @@ OPTIONS: tuple[Option, ...] = (
         "output",
         "Write a Markdown summary to this file (it is also appended to $GITHUB_STEP_SUMMARY when that is set).",
         "PATH",
+        alias="--report-md",
     ),
     Option(
         "report_html",
@@ -142,6 +172,7 @@ OPTIONS: tuple[Option, ...] = (
         "output",
         "Write a self-contained HTML report to this file.",
         "PATH",
+        alias="--report-html",
     ),
     Option(
         "use_env_proxy",
@@ -151,6 +182,7 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         "Honour proxy variables and .netrc from the environment (ignored by default, so that no "
         "credential or proxy is added to requests by surprise).",
+        default=False,
     ),
     Option(
         "examples",
@@ -162,6 +194,7 @@ OPTIONS: tuple[Option, ...] = (
         "The same seed every run, so a run is reproducible.",
         "N",
         limits=(1, 1000),
+        default=3,
     ),
     Option(
         "insecure",
@@ -171,6 +204,7 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         "Do not verify the target's TLS certificate, to see the other results while it is broken. The "
         "certificate check (TLS-1) still fails, and every report records that verification was off.",
+        default=False,
     ),
     Option(
         "allow_insecure_http",
@@ -180,6 +214,7 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         "Send the secret to an http:// target on another machine, where it crosses the network in clear. "
         "Without this flag such a run is refused.",
+        default=False,
     ),
     Option(
         "load",
@@ -191,6 +226,7 @@ OPTIONS: tuple[Option, ...] = (
         "answers by status class (1 to 10000; off by default: never a load generator by surprise).",
         "N",
         limits=(1, 10_000),
+        default=0,
     ),
     Option(
         "load_concurrency",
@@ -200,6 +236,7 @@ OPTIONS: tuple[Option, ...] = (
         "count",
         "Deliveries in flight at once during --webhook-load (default 8; 1 to 64).",
         "C",
+        default=CLOUD_WORKERS,
     ),
 )
 
@@ -233,36 +270,44 @@ class Settings:
         return {kind: path for kind, path in chosen.items() if path}
 
     def as_flags(self) -> str:
-        """The settings as command-line flags a user can paste back, with the secret masked."""
-        flags = [
-            f"--target-url={shlex.quote(self.target_url)}"
-            if self.target_url
-            else "(no --target-url: embedded receiver)"
-        ]
-        if self.secret:
-            flags.append(f"secret={MASK} ({len(self.secret)} characters, from {self.sources.get('secret', '?')})")
-        else:
-            flags.append("secret=(none)")
-        if self.timeout != CLOUD_TIMEOUT:
-            flags.append(f"--webhook-timeout={self.timeout:g}")
-        if self.parallelism != CLOUD_WORKERS:
-            flags.append(f"--webhook-parallelism={self.parallelism}")
-        if self.strict:
-            flags.append("--webhook-strict")
-        if self.ca_bundle:
-            flags.append(f"--webhook-ca-bundle={shlex.quote(self.ca_bundle)}")
-        if self.use_env_proxy:
-            flags.append("--webhook-use-env-proxy")
-        if self.examples != 3:
-            flags.append(f"--webhook-examples={self.examples}")
-        if self.insecure:
-            flags.append("--webhook-insecure")
-        if self.allow_insecure_http:
-            flags.append("--webhook-allow-insecure-http")
-        if self.load:
-            flags.append(f"--webhook-load={self.load} --webhook-load-concurrency={self.load_concurrency}")
-        flags += [f"--webhook-{kind}={shlex.quote(path)}" for kind, path in self.reports().items()]
+        """The settings as command-line flags a user can paste back, with the secret masked: every option
+        whose value is not its default, in the table's order."""
+        flags = [] if self.target_url else ["(no --target-url: embedded receiver)"]
+        for option in OPTIONS:
+            if option.name == "secret":
+                source = self.sources.get("secret", "?")
+                flags.append(
+                    f"secret={MASK} ({len(self.secret)} characters, from {source})" if self.secret else "secret=(none)"
+                )
+            elif option.name != "secret_file" and getattr(self, option.name) != option.default:
+                flags.append(option.as_flag(getattr(self, option.name)))
         return " ".join(flags)
+
+
+def _table_is_the_settings() -> None:
+    """The option table and :class:`Settings` are one fact: the same names, the same defaults."""
+    fields = {f.name for f in dataclasses.fields(Settings) if f.name != "sources"}
+    named = {o.name: o for o in OPTIONS if o.name != "secret_file"}
+    if fields != set(named):
+        raise RuntimeError(f"Settings and OPTIONS differ: {sorted(fields ^ set(named))}")
+    defaults = Settings()
+    for name, option in named.items():
+        if getattr(defaults, name) != option.default:
+            raise RuntimeError(
+                f"the default of {name} differs: Settings {getattr(defaults, name)!r}, OPTIONS {option.default!r}"
+            )
+
+
+def options_markdown() -> str:
+    """The README's table of settings, generated from the option table."""
+    rows = ["| Command line | Environment | ini file | What it sets |", "|---|---|---|---|"]
+    for option in OPTIONS:
+        spelled = f"{option.flag} {option.metavar}" if option.metavar else option.flag
+        flag = f"`{spelled}`" + (f" (`check {option.alias}`)" if option.alias else "")
+        env = f"`{option.env}`" if option.env else "-"
+        ini = f"`{option.ini}`" if option.ini else "(never)"
+        rows.append(f"| {flag} | {env} | {ini} | {option.help.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
 
 
 # Source layers, lowest precedence first.
@@ -273,14 +318,18 @@ def resolve(
     ini: Mapping[str, str | bool | None],
     env: Mapping[str, str],
     cli: Mapping[str, str | bool | None],
+    *,
+    arguments: bool = False,
 ) -> Settings:
     """Merge the three sources into :class:`Settings`.
 
     ``ini`` and ``cli`` are keyed by :attr:`Option.name`; ``env`` is the process environment.
-    Empty values count as not given.
+    Empty values count as not given. With ``arguments``, ``cli`` holds a function's keyword arguments
+    (:func:`harness.check`), and errors name them so.
     """
     cli_url = cli.get("target_url")
-    for layer_name, given in (("environment", env.get("WEBHOOK_TARGET_URL")), ("command line", cli_url)):
+    last = "argument" if arguments else "command line"
+    for layer_name, given in (("environment", env.get("WEBHOOK_TARGET_URL")), (last, cli_url)):
         settled_later = layer_name == "environment" and bool(cli_url and str(cli_url).strip())
         if given is not None and not str(given).strip() and not settled_later:
             # Typically an unset variable in CI: checking the embedded receiver instead would pass silently.
@@ -291,7 +340,7 @@ def resolve(
     layers: list[Layer] = [
         ("ini file", {o.name: ini.get(o.name) for o in OPTIONS if o.ini}),
         ("environment", {o.name: env.get(o.env) for o in OPTIONS if o.env}),
-        ("command line", dict(cli)),
+        (last, dict(cli)),
     ]
     chosen: dict[str, tuple[str | bool, str]] = {}
     ambiguous = None  # a layer that gives the secret twice; an error only if no later layer settles it
@@ -322,6 +371,8 @@ def _where(layer_name: str, name: str) -> str:
     option = next(o for o in OPTIONS if o.name == name)
     if layer_name == "environment":
         return f"environment variable {option.env}"
+    if layer_name == "argument":
+        return f"argument {name}"
     if layer_name == "ini file":
         return f"ini setting {option.ini}"
     return f"command-line option {option.flag}"
@@ -458,3 +509,5 @@ _PARSERS: dict[str, Callable[[str | bool, str], object]] = {
     "seconds": _parse_seconds,
     "flag": _parse_flag,
 }
+
+_table_is_the_settings()

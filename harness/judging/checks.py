@@ -18,6 +18,7 @@ from harness.config.secret import MIN_JUDGED_LENGTH, Secret
 from harness.judging import doctor
 from harness.payloads.dashboard_url import unsaveable
 from harness.payloads.deliveries import is_handshake
+from harness.sending.cloud import cloud_success, outcome_unknown
 from harness.wire.transport import MAX_KEPT_BODY, Exchange, Response
 
 __all__ = [
@@ -90,25 +91,6 @@ def status_text(exchange: Exchange) -> str:
     elif response.truncated:
         text += f", with a body longer than the {MAX_KEPT_BODY:,} bytes the Cloud keeps (or one that never ends)"
     return text
-
-
-def cloud_success(exchange: Exchange, *, stored: bool = True) -> bool:
-    """Would the Cloud record this exchange as a success? A 2xx after the redirects it follows, whose whole
-    body its requests decodes and, when the answer is ``stored`` (an event's attempt log; the handshake's is
-    not), its attempt log can keep. A redirect to another origin is not followed here, so it counts as a
-    failure: the harness is stricter than the Cloud there (the secret would leave)."""
-    response = exchange.response
-    if response is None or not 200 <= response.status < 300:
-        return False
-    return response.unreadable is None and not (stored and response.truncated)
-
-
-def outcome_unknown(exchange: Exchange) -> bool:
-    """Is what the Cloud would record out of the harness's sight? A redirect to another origin (the Cloud
-    follows it, the harness does not), or an answer still trickling at the harness's wall-clock deadline (the
-    Cloud's 5 s read timeout is between bytes, so it reads on)."""
-    deadline = exchange.error is not None and exchange.error.kind == "deadline"
-    return deadline or exchange.redirect_elsewhere is not None
 
 
 def _rejection_hint(exchange: Exchange) -> str | None:

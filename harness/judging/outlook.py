@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.judging.checks import cloud_success, outcome_unknown
 from harness.payloads.events import VALIDATE
+from harness.sending.cloud import cloud_success, outcome_unknown
 from harness.wire.transport import Exchange
 
 __all__ = ["ATTEMPTS_PER_FAILED_EVENT", "DISABLE_ABOVE", "Outlook", "attempt_failure_rate", "outlook"]

@@ -8,15 +8,12 @@ masks it, and the settings as flags with the secret masked.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import harness
 from harness.config.secret import Secret, redact
-from harness.config.settings import Settings
 from harness.judging.catalogue import Level, Requirement
 from harness.output.explain import HEADERS_THAT_MATTER, follows, reproduction, safe_text
 from harness.wire.transport import Exchange
@@ -29,7 +26,6 @@ __all__ = [
     "now",
     "record_exchange",
     "verdict",
-    "write_reports",
 ]
 
 #: "error" is a harness failure (a bug, or a broken fixture): no verdict on the receiver can be drawn from it.
@@ -58,6 +54,8 @@ class ExchangeRecord:
 
 @dataclass(frozen=True)
 class CheckRecord:
+    """One check's judgement. A failure keeps its structure: expected, actual, hint, fix and reproduction."""
+
     nodeid: str
     requirement: str
     level: Level
@@ -68,6 +66,14 @@ class CheckRecord:
     message: str = ""
     fix: str = ""
     exchange: ExchangeRecord | None = None
+    #: The case's id, as in test ids: ``AUTH-2-site-plan-change-prefix``.
+    id: str = ""
+    #: What the requirement asks of this exchange, and what the receiver did instead (a failure only).
+    expected: str | None = None
+    actual: str | None = None
+    hint: str | None = None
+    #: A shell command that sends the judged request again, the secret read from $WEBHOOK_SECRET.
+    reproduction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,16 @@ class RunReport:
     load_lines: list[str] = field(default_factory=list)
     harness_version: str = harness.__version__
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def ready(self) -> bool:
+        """True exactly when the verdict is READY: the Cloud would activate the receiver and deliver to it."""
+        return self.verdict is not None and self.verdict.ready
+
+    def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, in the shape of ``schemas/report.schema.json``."""
         return {"format": REPORT_FORMAT, **asdict(self)}
+
+    to_json = to_dict
 
 
 def now() -> str:
@@ -221,33 +234,3 @@ def verdict(
         )
         return Verdict("PARTIAL RUN", False, [], should_failed, line)
     return Verdict("READY", True, [], should_failed, f"READY for activation: every MUST requirement passed{tail}")
-
-
-def write_reports(report: RunReport, settings: Settings, environ: Mapping[str, str]) -> list[str]:
-    """Write the report files asked for, and the job summary on GitHub Actions; one line per file, to print."""
-    from harness.output import render  # the renderers are only needed when a report is asked for
-
-    writers: dict[str, Callable[[RunReport], str]] = {
-        "report-json": lambda r: json.dumps(r.to_json(), indent=2) + "\n",
-        "report-md": render.markdown,
-        "report-html": render.html,
-    }
-    # GitHub Actions shows this file on the run's page; it is appended to, as other steps may write it too.
-    summary = environ.get("GITHUB_STEP_SUMMARY")
-    lines = []
-    for kind, path in settings.reports().items():
-        if summary and kind == "report-md" and os.path.abspath(path) == os.path.abspath(summary):
-            continue  # --webhook-report-md "$GITHUB_STEP_SUMMARY": appended below, not written over
-        lines.append(_write(path, writers[kind](report), append=False))
-    if summary:
-        lines.append(_write(summary, render.markdown(report), append=True))
-    return lines
-
-
-def _write(path: str, text: str, *, append: bool) -> str:
-    try:
-        with open(path, "a" if append else "w", encoding="utf-8") as file:
-            file.write(text)
-    except OSError as exc:
-        return f"webhook conformance: could not write {path}: {exc.strerror or exc}"
-    return f"webhook conformance: {'summary appended to' if append else 'report written to'} {path}"

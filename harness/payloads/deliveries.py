@@ -100,6 +100,19 @@ def sent_now(event: str, data: dict[str, Any], offset: int = 0) -> dict[str, Any
     return now
 
 
+#: The keys that name the resource an event is about: a receiver that keeps order keeps it per these.
+IDENTITY_KEYS = ("name", "host_name", "site")
+
+
+def renamed(data: dict[str, Any], tag: str) -> dict[str, Any]:
+    """``data`` about a resource of its own: every identity key's value prefixed with ``tag``, so that checks
+    sent at once never send two events of one resource (only DLV-3 does, on purpose)."""
+    return {
+        key: f"{tag}-{value}" if key in IDENTITY_KEYS and isinstance(value, str) else value
+        for key, value in data.items()
+    }
+
+
 def fresh(event: str, offset: int = 0, **changes: Any) -> dict[str, Any]:
     """The event's sample, new to the receiver: sent now (plus ``offset`` microseconds), as no run sent
     before, so a receiver that deduplicates does not take it for an old delivery."""

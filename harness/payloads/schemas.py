@@ -17,8 +17,6 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from harness.payloads.events import KNOWN_EVENTS, slug
-
 __all__ = [
     "delivery_errors",
     "event_schema",
@@ -27,6 +25,7 @@ __all__ = [
     "sample_data",
     "schema_dir",
     "schema_files",
+    "slug",
     "validator",
 ]
 
@@ -74,9 +73,14 @@ def validator(schema: Mapping[str, Any]) -> Draft202012Validator:
 
 def event_schema(event: str) -> Mapping[str, Any] | None:
     """The schema of ``data`` for a known event, or None for an event the Cloud does not send."""
-    if event not in KNOWN_EVENTS:
+    if event not in load("envelope")["properties"]["event"]["examples"]:  # the catalogue (harness.payloads.events)
         return None
     return load(f"events/{slug(event)}")
+
+
+def slug(event: str) -> str:
+    """The file-name and test-id form of an event name: ``Site Plan Change`` -> ``site-plan-change``."""
+    return "-".join(event.lower().split())
 
 
 def sample_data(event: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""One conformance run: its target (given, or the embedded receiver), the client, and the setup check."""
+"""The target of a conformance run (given, or the embedded receiver), its client, and the setup check."""
 
 from __future__ import annotations
 
@@ -6,16 +6,14 @@ import urllib.parse
 
 import urllib3
 
-from harness.config.secret import MIN_JUDGED_LENGTH, Secret
 from harness.config.settings import SettingError, Settings
 from harness.judging import doctor
 from harness.judging.checks import sends_in_clear
-from harness.payloads.deliveries import variant_values
 from harness.payloads.events import VALIDATE
 from harness.sending.client import Client, Target
 from harness.wire import transport
 
-__all__ = ["Run", "unreachable_message"]
+__all__ = ["Opened", "unreachable_message"]
 
 
 def unreachable_message(target: Target, error: transport.TransportError) -> str:
@@ -24,8 +22,8 @@ def unreachable_message(target: Target, error: transport.TransportError) -> str:
     return f"cannot reach the target {target.description}: {error.kind}: {error.detail}\nhint: {hint}".rstrip()
 
 
-class Run:
-    """The target of a run and how to reach it. Starts the embedded receiver when no URL is given."""
+class Opened:
+    """The target of a run, opened: how to reach it, and the embedded receiver started when no URL is given."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -66,15 +64,6 @@ class Run:
             if handshake.error is None or handshake.error.kind != "protocol":
                 return None
         return unreachable_message(self.target, error)
-
-    def secrets(self) -> list[Secret]:
-        """Every value to mask in output: the secret and the wrong values derived from it."""
-        secret = self.target.secret
-        masked = [secret, *variant_values(secret)] if secret else []
-        password = urllib.parse.urlsplit(self.target.url).password
-        if not password or len(password) < MIN_JUDGED_LENGTH:
-            return masked  # masking a short password everywhere would garble every line ("401", "AUTH-1")
-        return [*masked, Secret(urllib.parse.unquote(password)), Secret(password)]
 
     def close(self) -> None:
         if self._embedded is not None:

@@ -1,20 +1,25 @@
-"""The target of a run and the client that talks to it, recording every exchange."""
+"""The target of a run and the client that talks to it, recording every exchange.
+
+Thread-safe: the engine sends independent cases at once, as the Cloud's workers do. Each case talks through
+its own :meth:`Client.view`, which records the case's exchanges as well as the run's.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from harness.config.secret import Secret
-from harness.judging.checks import NotApplicable, cloud_success
 from harness.payloads.deliveries import HeaderValue, delivery, is_handshake, right_secret
 from harness.payloads.events import KNOWN_EVENTS, VALIDATE
+from harness.sending.cloud import cloud_success
 from harness.wire import transport
 
-__all__ = ["GIVE_UP_AFTER", "Client", "Target"]
+__all__ = ["GIVE_UP_AFTER", "Client", "NotSent", "Target"]
 
 #: Timeouts in a row after which the receiver is taken as hung: the remaining checks are skipped, not
 #: each left to wait out its own timeout.
@@ -35,32 +40,64 @@ class Target:
         return f"{self.url} (embedded reference receiver)" if self.embedded else self.url
 
 
+class NotSent(Exception):  # noqa: N818 - an outcome: the request was not sent, so nothing can be judged
+    """The client refused to send: the receiver seems hung, or it wants a secret the run does not have."""
+
+
+class _Shared:
+    """What every view of one client shares: the run's exchanges and what they taught, under one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.exchanges: list[transport.Exchange] = []
+        self.silent_in_a_row = 0
+        #: Decided once a handshake probe after GIVE_UP_AFTER timeouts in a row got no answer either.
+        self.hung = False
+        #: One probe at a time: the other senders go on meanwhile, and nobody gives up before its verdict.
+        self.probing = threading.Lock()
+        #: A handshake with the target's secret got a 2xx: a later 401 to an event is the receiver's own rule.
+        self.secret_accepted = False
+        #: No secret is configured and the handshake got 401: the receiver wants one, and nothing else is judged.
+        self.refused_without_secret = False
+
+
 class Client:
     """Sends requests to one target with fixed options, and keeps every exchange for later checks."""
 
-    def __init__(self, target: Target, options: transport.Options) -> None:
+    def __init__(self, target: Target, options: transport.Options, *, _shared: _Shared | None = None) -> None:
         self.target = target
         self.options = options
-        self.exchanges: list[transport.Exchange] = []
-        self._silent_in_a_row = 0
-        #: A handshake with the target's secret got a 2xx: a later 401 to an event is the receiver's own rule.
-        self._secret_accepted = False
-        #: No secret is configured and the handshake got 401: the receiver wants one, and nothing else is judged.
-        self.refused_without_secret = False
+        self._shared = _shared or _Shared()
+        #: This view's own exchanges, in the order they were sent; the run's are :attr:`exchanges`.
+        self.own: list[transport.Exchange] = []
+
+    def view(self) -> Client:
+        """A client for one case: same target and state, with its own record of what it sent."""
+        return Client(self.target, self.options, _shared=self._shared)
+
+    @property
+    def exchanges(self) -> list[transport.Exchange]:
+        """Every exchange of the run so far, in the order they ended (a copy)."""
+        with self._shared.lock:
+            return list(self._shared.exchanges)
+
+    @property
+    def refused_without_secret(self) -> bool:
+        return self._shared.refused_without_secret
 
     @property
     def gave_up(self) -> bool:
         """The receiver stopped answering, so later checks were not judged: no verdict can say READY."""
-        return self._silent_in_a_row >= GIVE_UP_AFTER
+        return self._shared.hung
 
     def _give_up_if_hung(self) -> None:
         if self.refused_without_secret:
-            raise NotApplicable(
+            raise NotSent(
                 "not sent: the receiver refused the handshake without a secret (401), so it expects one; set "
                 "WEBHOOK_SECRET to the webhook's secret and run again"
             )
         if self.gave_up:
-            raise NotApplicable(
+            raise NotSent(
                 f"not sent: the receiver did not answer the last {GIVE_UP_AFTER} requests within the timeout "
                 "(those checks failed), so it seems hung"
             )
@@ -68,13 +105,45 @@ class Client:
     def send(self, request: transport.Request) -> transport.Exchange:
         """Send, unless the receiver has stopped answering: then the check cannot be judged."""
         self._give_up_if_hung()
-        exchange = self._noted(transport.send(request, self.options))
-        self.exchanges.append(exchange)
-        silent = exchange.error is not None and exchange.error.kind in ("read-timeout", "deadline")
-        self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
-        if self.gave_up and self._answers_a_handshake():
-            self._silent_in_a_row = 0  # slow on some deliveries only (say, one event's shapes), not hung
+        exchange = self._kept(transport.send(request, self.options))
+        self._judge_silence()
         return exchange
+
+    def _judge_silence(self) -> None:
+        """After GIVE_UP_AFTER timeouts in a row, one handshake decides: hung, or slow on some deliveries only
+        (say, one event's shapes), which are then judged as they come."""
+        shared = self._shared
+        if shared.silent_in_a_row < GIVE_UP_AFTER or shared.hung or not shared.probing.acquire(blocking=False):
+            return
+        try:
+            if shared.silent_in_a_row >= GIVE_UP_AFTER:
+                answered = self._answers_a_handshake()
+                with shared.lock:
+                    shared.hung = not answered
+                    shared.silent_in_a_row = 0
+        finally:
+            shared.probing.release()
+
+    def _kept(self, exchange: transport.Exchange) -> transport.Exchange:
+        exchange = self._noted(exchange)
+        silent = exchange.error is not None and exchange.error.kind in ("read-timeout", "deadline")
+        with self._shared.lock:
+            self._shared.exchanges.append(exchange)
+            self._shared.silent_in_a_row = self._shared.silent_in_a_row + 1 if silent else 0
+        self.own.append(exchange)
+        return exchange
+
+    def withdraw(self, exchanges: Sequence[transport.Exchange]) -> None:
+        """Count ``exchanges`` as the harness's, not the Cloud's: refusals its own concurrency caused. They
+        stay in the record (every answer is still judged for leaks), out of the outlook and the latency."""
+        mine = {id(exchange) for exchange in exchanges}
+        with self._shared.lock:
+            self._shared.exchanges = [
+                dataclasses.replace(e, request=dataclasses.replace(e.request, as_the_cloud=False))
+                if id(e) in mine
+                else e
+                for e in self._shared.exchanges
+            ]
 
     def _answers_a_handshake(self) -> bool:
         """Does the receiver still answer at all? One handshake, not kept: a probe, not a delivery to judge."""
@@ -87,11 +156,12 @@ class Client:
         if not request.as_the_cloud:
             return exchange
         status = exchange.response.status if exchange.response is not None else None
+        shared = self._shared
         if is_handshake(request) and cloud_success(exchange):
-            self._secret_accepted = True
+            shared.secret_accepted = True
         elif is_handshake(request) and status == 401 and not self.target.secret:
-            self.refused_without_secret = True
-        elif status == 401 and self._secret_accepted:
+            shared.refused_without_secret = True
+        elif status == 401 and shared.secret_accepted:
             return dataclasses.replace(exchange, secret_accepted_before=True)
         return exchange
 
@@ -130,6 +200,7 @@ class Client:
         """Send all ``requests`` concurrently, as the Cloud's parallel workers do, each on its own connection."""
         self._give_up_if_hung()
         with ThreadPoolExecutor(max_workers=max(1, len(requests))) as pool:
-            exchanges = list(pool.map(lambda request: self._noted(transport.send(request, self.options)), requests))
-        self.exchanges.extend(exchanges)
-        return exchanges
+            sent = list(pool.map(lambda request: transport.send(request, self.options), requests))
+        kept = [self._kept(exchange) for exchange in sent]
+        self._judge_silence()
+        return kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets as random_secrets
 import shutil
 import tempfile
@@ -25,6 +26,11 @@ class EmbeddedReceiver:
     temporary directory, until ``stop()``: the same server and store as in production."""
 
     def __init__(self, secret: Secret | None = None) -> None:
+        # Its refusals of the checks' bad input are the receiver's business, not the run's output: without a
+        # handler of the caller's, logging's last resort would print each to stderr.
+        logger = logging.getLogger("reference_receiver")
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
         self.secret = secret or generated_secret()
         self._directory = tempfile.mkdtemp(prefix="webhook-conformance-")
         config = Config(secret=self.secret.reveal(), inbox=str(Path(self._directory, "inbox.sqlite3")))

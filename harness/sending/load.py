@@ -6,21 +6,37 @@ or out of reach: a dead receiver costs about two deadlines, not N x timeout / C.
 
 A load run keeps no exchanges, only their timings, classes and error kinds: 10 000 bodies of up to 64 KiB
 each would be 640 MB. So whole-session checks (LEAK-1, REDIR-1) do not judge load deliveries.
+
+Two ways of sending, one bookkeeping (:class:`_Tally`: the caps, the early stop, the counts, the progress):
+
+- :func:`drill` sends the Cloud's deliveries itself, from one event loop (uvloop when installed) on a thread of
+  its own. Each delivery is a new TCP (and TLS) connection carrying the bytes ``transport.send`` would write,
+  captured once from urllib3 itself (only the body and its Content-Length change); the answer's status line and
+  head are parsed with http.client's rules and its body read up to ``max_response_bytes``, not decoded, since
+  only the status class counts. Threads around ``transport.send`` spent ~1.2 ms of Python per delivery
+  (requests' preparation, urllib3, http.client), and the GIL serialises that work: ~800 deliveries/s at most.
+  What the fast path does not do as the Cloud would goes to ``transport.send``: the whole drill when a proxy
+  from the environment applies (or the request cannot be prepared), a delivery answered with a redirect (sent
+  again, so the receiver sees that POST twice, and followed as the Cloud's requests follows it).
+- :func:`run_load` calls any ``send(i)`` from one thread per slot: the drill's fallback, and tests' fakes.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from harness.config.secret import Secret
-from harness.payloads.deliveries import delivery, fresh, right_secret
+from harness.payloads.deliveries import delivery, encode, right_secret, sent_now
+from harness.payloads.schemas import sample_data
 from harness.wire import transport
 
 __all__ = [
@@ -29,8 +45,10 @@ __all__ = [
     "MAX_CONCURRENCY",
     "MAX_DELIVERIES",
     "NO_ANSWER_KINDS",
+    "PROGRESS_INTERVAL",
     "Latency",
     "LoadResult",
+    "Progress",
     "check_plan",
     "deliveries",
     "percentile",
@@ -52,6 +70,9 @@ NO_ANSWER_KINDS = frozenset({"read-timeout", "deadline", "connect-timeout", "con
 #: The keys of :attr:`LoadResult.by_class`, always all present. "other" is a final status outside 200-599
 #: (a 1xx such as 103, which http.client returns as the answer, or 600-999): an answer, but not an HTTP class.
 CLASSES = ("2xx", "3xx", "4xx", "5xx", "other", "no response")
+
+#: Seconds between two progress reports, at least.
+PROGRESS_INTERVAL = 0.1
 
 
 def check_plan(n: int, concurrency: int) -> None:
@@ -148,7 +169,10 @@ def status_class(exchange: transport.Exchange) -> str:
     """The :data:`CLASSES` key of one exchange."""
     if exchange.response is None:
         return "no response"
-    status = exchange.response.status
+    return _class(exchange.response.status)
+
+
+def _class(status: int) -> str:
     return f"{status // 100}xx" if 200 <= status <= 599 else "other"
 
 
@@ -203,42 +227,63 @@ class LoadResult:
         }
 
 
-class _Run:
-    """The state the workers share; every change happens under one lock."""
+# --- progress and the bookkeeping both ways share ------------------------------------------------
 
-    def __init__(self, send: Callable[[int], transport.Exchange], n: int, stop_after: int) -> None:
-        self._send = send
-        self._n = n
+
+@dataclass(frozen=True)
+class Progress:
+    """A load in progress: reported at most every :data:`PROGRESS_INTERVAL` s, and once more at the end."""
+
+    planned: int
+    #: Deliveries whose exchange ended.
+    sent: int
+    #: Of those, the ones that got no answer (a transport error): ``by_class["no response"]``.
+    errors: int
+    by_class: Mapping[str, int]
+    #: Seconds since the first delivery started (to the last end, in the final report).
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Deliveries ended per second, so far."""
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        """``load: 1,234 of 5,000 deliveries, 812/s, 0 errors, 2xx 1,234``: the answers by class, when any."""
+        answers = "".join(f", {c} {n:,}" for c in CLASSES if c != "no response" and (n := self.by_class.get(c, 0)))
+        errors = "1 error" if self.errors == 1 else f"{self.errors:,} errors"
+        return f"load: {self.sent:,} of {self.planned:,} deliveries, {self.rate:,.0f}/s, {errors}{answers}"
+
+
+class _Tally:
+    """What a load run counts, shared by its senders and the thread that waits; every change under one lock."""
+
+    def __init__(self, n: int, stop_after: int) -> None:
+        self.n = n
         self._stop_after = stop_after
         self._lock = threading.Lock()
         self._next = 0
         # Kinds of the no-answer failures since the last answer, in completion order.
         self._streak: Counter[str] = Counter()
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # start no more deliveries
+        self.done = threading.Event()  # and every one started has ended
         self.elapsed: list[float] = []
         self.by_class: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.reason: str | None = None
         self.failure: BaseException | None = None
         self.more_failures = 0
+        self.started = time.monotonic()
+        self.ended: float | None = None
 
-    def _take(self) -> int | None:
+    def take(self) -> int | None:
         with self._lock:
-            if self.stop.is_set() or self._next >= self._n:
+            if self.stop.is_set() or self._next >= self.n:
                 return None
             self._next += 1
             return self._next - 1
 
-    def work(self) -> None:
-        while (i := self._take()) is not None:
-            try:
-                exchange = self._send(i)
-            except BaseException as exc:  # a harness bug, not the receiver's: run_load re-raises it
-                self._fail(exc)
-                return
-            self._record(exchange)
-
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
         with self._lock:
             if self.failure is None:
                 self.failure = exc
@@ -246,14 +291,14 @@ class _Run:
                 self.more_failures += 1
             self.stop.set()
 
-    def _record(self, exchange: transport.Exchange) -> None:
+    def record(self, seconds: float, klass: str, kind: str | None) -> None:
+        """One delivery ended: its time, its :data:`CLASSES` key, and its transport error kind if it has one."""
         with self._lock:
-            self.elapsed.append(exchange.elapsed)
-            self.by_class[status_class(exchange)] += 1
-            kind = exchange.error.kind if exchange.error is not None else None
+            self.elapsed.append(seconds)
+            self.by_class[klass] += 1
             if kind is not None:
                 self.errors[kind] += 1
-            if exchange.response is not None:
+            if klass != "no response":
                 self._streak.clear()
             elif kind in NO_ANSWER_KINDS:
                 self._streak[kind] += 1
@@ -265,6 +310,97 @@ class _Run:
                     )
                     self.stop.set()
 
+    def restart_clock(self) -> None:
+        with self._lock:
+            self.started = time.monotonic()
+
+    def finish(self) -> None:
+        with self._lock:
+            self.ended = time.monotonic()
+        self.done.set()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            end = self.ended if self.ended is not None else time.monotonic()
+            by_class = {c: self.by_class[c] for c in CLASSES}
+            return Progress(self.n, len(self.elapsed), by_class["no response"], by_class, end - self.started)
+
+    def result(self, concurrency: int) -> LoadResult:
+        elapsed = (self.ended if self.ended is not None else time.monotonic()) - self.started
+        sent = len(self.elapsed)
+        return LoadResult(
+            planned=self.n,
+            sent=sent,
+            concurrency=concurrency,
+            elapsed=elapsed,
+            throughput=sent / elapsed if elapsed > 0 else 0.0,
+            latency=Latency.of(self.elapsed),
+            by_class={c: self.by_class[c] for c in CLASSES},
+            errors=dict(sorted(self.errors.items())),
+            stopped=f"{self.reason}, so the other {self.n - sent} were not sent" if sent < self.n else None,
+        )
+
+
+def _plan(n: int, concurrency: int, stop_after_timeouts: int | None) -> tuple[_Tally, int]:
+    check_plan(n, concurrency)
+    workers = min(concurrency, n)
+    stop_after = max(3, workers) if stop_after_timeouts is None else stop_after_timeouts
+    if stop_after < 1:
+        raise ValueError(f"stop_after_timeouts must be at least 1, not {stop_after}")
+    return _Tally(n, stop_after), workers
+
+
+def _supervise(
+    tally: _Tally,
+    start: Callable[[], None],
+    on_progress: Callable[[Progress], None] | None,
+    abort: Callable[[], None] = lambda: None,
+) -> None:
+    """``start()`` the senders and wait, in the calling thread, for the run to end, calling ``on_progress`` there;
+    then raise the first exception a delivery raised. On any exception here (Ctrl-C, or one raised by
+    ``on_progress``) no delivery starts any more, ``abort()`` ends those in flight if it can, and the exception
+    propagates at once."""
+    try:
+        start()
+        while not tally.done.wait(PROGRESS_INTERVAL):  # a short wait, so Ctrl-C is seen at once on every platform
+            if on_progress is not None:
+                on_progress(tally.progress())
+    except BaseException:
+        tally.stop.set()
+        abort()
+        raise
+    if tally.failure is not None:
+        if tally.more_failures:
+            tally.failure.add_note(f"{tally.more_failures} more load deliveries raised too")
+        raise tally.failure
+    if on_progress is not None:
+        on_progress(tally.progress())
+
+
+def _start_threads(tally: _Tally, send: Callable[[int], transport.Exchange], workers: int) -> None:
+    """One daemon thread per slot, pulling the next index: never more than ``workers`` deliveries at once."""
+    left = [workers]
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            while (i := tally.take()) is not None:
+                try:
+                    exchange = send(i)
+                except BaseException as exc:  # a harness bug, not the receiver's: re-raised by the waiting thread
+                    tally.fail(exc)
+                    return
+                tally.record(exchange.elapsed, status_class(exchange), exchange.error.kind if exchange.error else None)
+        finally:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                tally.finish()
+
+    for k in range(workers):
+        threading.Thread(target=work, name=f"webhook-load-{k}", daemon=True).start()
+
 
 def run_load(
     send: Callable[[int], transport.Exchange],
@@ -272,6 +408,7 @@ def run_load(
     concurrency: int,
     *,
     stop_after_timeouts: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> LoadResult:
     """Call ``send(i)`` for ``i`` in ``range(n)``, at most ``concurrency`` at a time, and measure.
 
@@ -283,56 +420,67 @@ def run_load(
     An exception from ``send`` is a harness bug: no delivery starts after it, and the first one is raised
     once the deliveries in flight have ended. On KeyboardInterrupt (or any exception in the waiting thread)
     nothing new starts and it propagates at once; the workers are daemon threads, each ending with its
-    exchange in flight, so none outlives the interpreter.
+    exchange in flight, so none outlives the interpreter. ``on_progress`` is as for :func:`drill`.
     """
-    check_plan(n, concurrency)
-    workers = min(concurrency, n)
-    stop_after = max(3, workers) if stop_after_timeouts is None else stop_after_timeouts
-    if stop_after < 1:
-        raise ValueError(f"stop_after_timeouts must be at least 1, not {stop_after}")
-    run = _Run(send, n, stop_after)
-    # One worker per slot, pulling the next index: never more than ``workers`` deliveries pending at once.
-    threads = [threading.Thread(target=run.work, name=f"webhook-load-{k}", daemon=True) for k in range(workers)]
-    started = time.monotonic()
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)  # a short wait, so Ctrl-C is seen at once on every platform
-    except BaseException:
-        run.stop.set()
-        raise
-    elapsed = time.monotonic() - started
-    if run.failure is not None:
-        if run.more_failures:
-            run.failure.add_note(f"{run.more_failures} more load deliveries raised too")
-        raise run.failure
-    sent = len(run.elapsed)
-    stopped = None
-    if sent < n:
-        stopped = f"{run.reason}, so the other {n - sent} were not sent"
-    return LoadResult(
-        planned=n,
-        sent=sent,
-        concurrency=workers,
-        elapsed=elapsed,
-        throughput=sent / elapsed if elapsed > 0 else 0.0,
-        latency=Latency.of(run.elapsed),
-        by_class={c: run.by_class[c] for c in CLASSES},
-        errors=dict(sorted(run.errors.items())),
-        stopped=stopped,
-    )
+    tally, workers = _plan(n, concurrency, stop_after_timeouts)
+    _supervise(tally, lambda: _start_threads(tally, send, workers), on_progress)
+    return tally.result(workers)
+
+
+# --- what a load sends ---------------------------------------------------------------------------
+
+
+class _Events:
+    """The load's events: delivery ``i``'s data is ``fresh(EVENT, offset=i, name=site, host_name=site)``, at a
+    fraction of its cost: the sample is copied once, only its date fields are re-dated each time, and the body is
+    the sample's encoding with the changed values put in (tests/test_load.py checks it is ``encode``'s, byte for
+    byte)."""
+
+    def __init__(self) -> None:
+        self._base = sample_data(EVENT)
+        moved = sent_now(EVENT, self._base)
+        self._dates = [key for key, value in self._base.items() if moved[key] != value or key == "modified"]
+        changed = [*self._dates, "name", "host_name"]
+        marked = encode(EVENT, {**self._base, **{key: f"@@{key}@@" for key in changed}})
+        # Literal bytes at even places, the key whose encoded value goes there at odd ones.
+        self._pieces: list[bytes] | None = re.split(rb'"@@([a-z_]+)@@"', marked)
+        if sorted(p.decode() for p in self._pieces[1::2]) != sorted(changed):
+            self._pieces = None  # a marker did not come out once, verbatim: encode each body whole
+
+    def data(self, i: int) -> dict[str, Any]:
+        return {**self._base, **self._changes(i)}
+
+    def body(self, i: int) -> bytes:
+        changes = self._changes(i)
+        if self._pieces is None or not all(isinstance(v, str) for v in changes.values()):
+            return encode(EVENT, {**self._base, **changes})
+        return b"".join(
+            _json_string(changes[piece.decode()]) if k % 2 else piece for k, piece in enumerate(self._pieces)
+        )
+
+    def _changes(self, i: int) -> dict[str, Any]:
+        site = f"load-{i}.example.com"
+        dates = sent_now(EVENT, {key: self._base[key] for key in self._dates}, offset=i)
+        return {**dates, "name": site, "host_name": site}
+
+
+def _json_string(value: str) -> bytes:
+    # What json.dumps writes for a str, with its default ensure_ascii.
+    return json.encoder.encode_basestring_ascii(value).encode("ascii")
+
+
+def _builder(url: str, secret: Secret) -> Callable[[int], transport.Request]:
+    header = right_secret(secret)
+    events = _Events()
+
+    def build(i: int) -> transport.Request:
+        request = delivery(url, EVENT, header, data=events.data(i))
+        return replace(request, description=f"load delivery {i}: {request.description}")
+
+    return build
 
 
 def deliveries(url: str, secret: Secret) -> Callable[[int], transport.Request]:
     """The ``i``-th load delivery: a :data:`EVENT` with the right secret, its own site and a fresh ``modified``,
     so a receiver that deduplicates does not collapse them. Built on demand: 10 000 bodies are not kept."""
-    header = right_secret(secret)
-
-    def build(i: int) -> transport.Request:
-        site = f"load-{i}.example.com"
-        request = delivery(url, EVENT, header, data=fresh(EVENT, offset=i, name=site, host_name=site))
-        return replace(request, description=f"load delivery {i}: {request.description}")
-
-    return build
+    return _builder(url, secret)
