@@ -135,7 +135,8 @@ def test_framework_receiver_fails_exactly_its_requirements(
     with launched(receiver.name, SECRET) as url:
         run = run_suite("--target-url", url, "--webhook-strict", "--webhook-report-json", str(report), secret=SECRET)
     assert run.harness_errors() == []
-    assert run.failed_requirements() == receiver.fails
+    failed = run.failed_requirements()
+    assert receiver.fails <= failed <= receiver.fails | receiver.in_flight, failed
     assert run.noted_requirements() == set()
     assert run.ret == (ExitCode.REQUIREMENT_FAILED if receiver.fails else ExitCode.OK)
     breaks_a_must = any(catalogue()[r].level == "MUST" for r in receiver.fails)

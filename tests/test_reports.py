@@ -46,7 +46,7 @@ def test_ready_run_writes_three_valid_reports(serve: Serve, run_suite: RunSuite,
     assert len(report["records"]) == 130
     assert {r["requirement"] for r in report["records"]} == set(catalogue())
     # These judge the session's exchanges (or the URL), so they have none of their own.
-    whole_session = ("URL-1", "LEAK-1", "REDIR-1", "DLV-7", "TLS-2", "SRV-1")
+    whole_session = ("URL-1", "LEAK-1", "LEAK-2", "REDIR-1", "DLV-7", "TLS-2", "SRV-1")
     single = [r for r in report["records"] if r["outcome"] == "passed" and r["requirement"] not in whole_session]
     assert all(r["exchange"] for r in single)
     assert markdown.lstrip().splitlines()[0].count("READY") == 1
