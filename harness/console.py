@@ -13,6 +13,7 @@ from typing import TextIO
 from harness.config.exitcodes import ExitCode
 from harness.config.settings import SettingError, Settings
 from harness.output.live import LiveLine
+from harness.output.logs import MaskedLogRecords
 from harness.output.report import CheckRecord, Outcome
 from harness.output.terminal import header_lines, sections
 from harness.run.engine import Engine, exit_code
@@ -34,7 +35,7 @@ LETTERS: dict[Outcome, str] = {
 def run_check(settings: Settings, selected: Callable[[Case], bool] | None, out: TextIO) -> int:
     """Run the suite as the settings say, print it to ``out``, and return the exit code."""
     planned = cases(selected)
-    with Engine(settings) as engine:
+    with Engine(settings) as engine, MaskedLogRecords(engine.masking):
         try:
             report = engine.open()
         except SettingError as exc:

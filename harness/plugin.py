@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import os
 import sys
 from collections.abc import Callable, Generator
@@ -21,6 +20,7 @@ from _pytest import junitxml  # its stash key: the one way to reach the JUnit wr
 from harness.config.exitcodes import ExitCode
 from harness.config.settings import OPTIONS, SettingError, Settings, resolve
 from harness.output.live import LiveLine
+from harness.output.logs import MaskedLogRecords
 from harness.output.report import CheckRecord
 from harness.output.terminal import header_lines, sections
 from harness.run.engine import Engine
@@ -76,8 +76,7 @@ class ConformanceSession:
         self.engine: Engine | None = None
         #: The records of the tests pytest ran, by node id, in the order they were reported.
         self.reported: dict[str, CheckRecord] = {}
-        self._factory = logging.getLogRecordFactory()
-        logging.setLogRecordFactory(self._masked_record)
+        self._logs = MaskedLogRecords(self._mask).__enter__()  # left in pytest_unconfigure
 
     @property
     def settings(self) -> Settings:
@@ -97,19 +96,6 @@ class ConformanceSession:
 
     def _mask(self, text: str) -> str:
         return self.engine.masking(text) if self.engine is not None else text
-
-    def _masked_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = self._factory(*args, **kwargs)
-        if self.engine is not None and self.engine.masking:
-            message = record.getMessage()
-            if self._mask(message) != message:
-                record.msg, record.args = self._mask(message), None
-            # Handlers format exceptions later, from exc_info, unless exc_text is already set: set it, masked.
-            if record.exc_info:
-                record.exc_text = self._mask(logging.Formatter().formatException(record.exc_info))
-            if record.stack_info:
-                record.stack_info = self._mask(record.stack_info)
-        return record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -253,7 +239,7 @@ class ConformanceSession:
             )
 
     def pytest_unconfigure(self) -> None:
-        logging.setLogRecordFactory(self._factory)
+        self._logs.__exit__(None, None, None)
         if self.engine is not None:
             self.engine.close()
 
