@@ -16,14 +16,15 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Protocol
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from .core import Record
 
-__all__ = ["GroupCommit", "Inbox", "MemoryInbox", "Outcome", "SqliteInbox", "Stored"]
+__all__ = ["Claim", "GroupCommit", "Inbox", "MemoryInbox", "Outcome", "SqliteInbox", "Stored"]
 
 #: States of a stored event: "pending" (may carry attempts and an error: a retry is due later), then
 #: "done", "failed" (kept until an operator acts), "superseded" or "ignored".
@@ -53,6 +54,18 @@ class Outcome:
     retry_at: float = 0.0
 
 
+@dataclass
+class Claim:
+    """One event held by one processor while its handlers run: ``settle`` records the outcome, in the same
+    transaction as ``connection``'s writes where the store has one (PostgreSQL): write a handler's effects
+    through it and they commit with the outcome, exactly once."""
+
+    stored: Stored
+    settle: Callable[[Outcome], None]
+    #: The store's connection, inside the claim's transaction (None for stores without one).
+    connection: Any = field(default=None)
+
+
 class Inbox(Protocol):
     """Storage for accepted events. Every method may be called from any thread."""
 
@@ -68,6 +81,13 @@ class Inbox(Protocol):
 
     def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Record what processing did to each event (one transaction)."""
+
+    def claim(self, stored: Stored, now: float) -> AbstractContextManager[Claim | None]:
+        """Hold ``stored`` while its handlers run: None if it is no longer due, or another processor holds
+        it. Stores shared by several processes make this exclusive; the outcome is recorded on exit."""
+
+    def writable(self) -> str | None:
+        """None if an event could be stored now, else why not (for the health check)."""
 
     def purge(self, before: float) -> int:
         """Forget finished events received before ``before``; the number forgotten."""
@@ -182,6 +202,12 @@ class SqliteInbox:
                 [(o.state, o.error, o.retry_at, o.state, o.seq) for o in outcomes],
             )
 
+    def claim(self, stored: Stored, now: float) -> AbstractContextManager[Claim | None]:
+        return _sole_claim(self, stored)
+
+    def writable(self) -> str | None:
+        return None if _identity(self.path) == self._identity else f"the inbox file {self.path} is gone"
+
     def purge(self, before: float) -> int:
         with self._transaction() as db:
             return db.execute(
@@ -198,6 +224,14 @@ class SqliteInbox:
             for db in self._connections:
                 db.close()
             self._connections.clear()
+
+
+@contextlib.contextmanager
+def _sole_claim(inbox: Inbox, stored: Stored) -> Iterator[Claim | None]:
+    """A claim on a store that one processor alone reads: nobody else can hold the event."""
+    outcomes: list[Outcome] = []
+    yield Claim(stored, outcomes.append)
+    inbox.settle(outcomes)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -290,6 +324,12 @@ class MemoryInbox:
     def _note_done(self, row: Stored) -> None:
         resource = row.record.resource
         self._newest_done[resource] = max(self._newest_done.get(resource, ""), row.record.occurred_at)
+
+    def claim(self, stored: Stored, now: float) -> AbstractContextManager[Claim | None]:
+        return _sole_claim(self, stored)
+
+    def writable(self) -> str | None:
+        return None
 
     def purge(self, before: float) -> int:
         with self._lock:

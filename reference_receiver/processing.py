@@ -33,6 +33,9 @@ class Event:
     data: dict[str, Any]
     key: str
     attempt: int  # 1 on the first try
+    #: PostgreSQL's connection, in the transaction that records this event's outcome: what a handler writes
+    #: through it commits with the outcome, exactly once. None on the other stores.
+    connection: Any = None
 
 
 Handler = Callable[[Event], object]
@@ -100,8 +103,12 @@ class Processor:
             outcome = self._skip(stored)
             if outcome is not None:
                 quick.append(outcome)
-            else:  # written at once, so a handler that succeeded is not run again after a restart
-                self.inbox.settle([self._handle(stored, now)])
+                continue
+            # Written at once, so a handler that succeeded is not run again after a restart; held, so that
+            # no other processor sharing the store runs it at the same time.
+            with self.inbox.claim(stored, now) as claim:
+                if claim is not None:
+                    claim.settle(self._handle(claim.stored, now, claim.connection))
         if quick:
             self.inbox.settle(quick)
         if self.retention and now - self._last_purge > 3600:
@@ -140,9 +147,10 @@ class Processor:
             return Outcome(stored.seq, "superseded")
         return None
 
-    def _handle(self, stored: Stored, now: float) -> Outcome:
+    def _handle(self, stored: Stored, now: float, connection: Any = None) -> Outcome:
         record = stored.record
-        event = Event(record.event, json.loads(record.payload)["data"], record.key, stored.attempts + 1)
+        data = json.loads(record.payload)["data"]
+        event = Event(record.event, data, record.key, stored.attempts + 1, connection)
         try:
             for handler in self.handlers[record.event]:
                 handler(event)
