@@ -20,7 +20,7 @@ from .core import Answer, Receiver
 from .inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox
 from .processing import Handler, Processor
 
-__all__ = ["HEALTH_PATH", "WebhookApp", "open_inbox"]
+__all__ = ["HEALTH_PATH", "WebhookApp", "is_postgres", "open_inbox"]
 
 HEALTH_PATH = "/healthz"
 #: For an answer given with the body partly unread: its rest must not be read as the next request.
@@ -33,11 +33,20 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def open_inbox(config: Config) -> Inbox:
-    """The inbox WEBHOOK_INBOX names: a SQLite file, or ``:memory:``."""
+    """The inbox WEBHOOK_INBOX names: a PostgreSQL URL, a SQLite file, or ``:memory:``."""
     if config.inbox == MEMORY:
         log.warning("WEBHOOK_INBOX=:memory: events are not durable and are lost at exit")
         return MemoryInbox()
+    if is_postgres(config.inbox):
+        from .postgres import PostgresInbox  # psycopg is needed only here: the [postgres] extra
+
+        return PostgresInbox(config.inbox)
     return SqliteInbox(config.inbox)
+
+
+def is_postgres(inbox: str) -> bool:
+    """Whether WEBHOOK_INBOX names a PostgreSQL database (a URL) rather than a SQLite file."""
+    return inbox.startswith(("postgresql://", "postgres://"))
 
 
 class WebhookApp:
