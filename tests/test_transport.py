@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -374,3 +375,22 @@ def test_an_unknown_content_encoding_is_left_as_it_is_like_requests_does(raw_ser
     exchange = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), OPTIONS)
     assert exchange.response is not None
     assert (exchange.response.body, exchange.response.unreadable) == (b"OK", None)
+
+
+def test_environment_proxies_are_read_once_not_per_request(
+    raw_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine sends from threads while pytest sets PYTEST_CURRENT_TEST: reading os.environ per request
+    # raced with it (KeyError inside requests). The options keep what the environment said when made.
+    server = raw_server(answer())
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+    options = transport.Options(timeout=1.0, use_env_proxy=True)
+
+    def environment_read(*args: object) -> dict[str, str]:
+        raise AssertionError("the environment was read while sending")
+
+    monkeypatch.setattr(urllib.request, "getproxies_environment", environment_read)
+    proxied = transport.send(delivery(server.url, "Webhook Validate", right_secret(SECRET)), options)
+    assert proxied.response is None  # sent to the proxy, which does not exist
+    assert options.proxies_for("http://127.0.0.2:9/webhook") == {}  # NO_PROXY is honoured from the snapshot

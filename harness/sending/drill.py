@@ -129,9 +129,7 @@ class _Wire:
         try:
             prepared = transport._prepare(session, _builder(url, secret)(0))
             target, body = str(prepared.url), prepared.body
-            if options.use_env_proxy and requests.utils.select_proxy(
-                target, requests.utils.get_environ_proxies(target)
-            ):
+            if requests.utils.select_proxy(target, options.proxies_for(target)):
                 return None
             pool = urllib3.connectionpool.connection_from_url(target)
             if pool.scheme not in ("http", "https") or not isinstance(body, bytes) or pool.port is None:

@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,23 @@ class Options:
     max_response_bytes: int = MAX_KEPT_BODY
     verify: bool | str = True
     use_env_proxy: bool = False
+    #: The proxy variables as they were when these options were made (``use_env_proxy`` only). Read once:
+    #: reading ``os.environ`` per request raced with pytest, which sets PYTEST_CURRENT_TEST in the main
+    #: thread while the engine's threads send (KeyError from inside requests).
+    env_proxies: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.use_env_proxy and not self.env_proxies:
+            object.__setattr__(self, "env_proxies", tuple(sorted(urllib.request.getproxies_environment().items())))
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies requests would take from the environment for ``url`` (none unless ``use_env_proxy``)."""
+        proxies = dict(self.env_proxies)
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if not proxies or urllib.request.proxy_bypass_environment(host, proxies):
+            return {}
+        proxies.pop("no", None)
+        return proxies
 
     @property
     def deadline(self) -> float:
@@ -391,6 +409,7 @@ def _exchange(
 ) -> tuple[Response, requests.Response]:
     raw_response = session.send(
         prepared,
+        proxies=options.proxies_for(str(prepared.url)),  # given, so requests reads no environment per request
         timeout=(options.timeout, options.timeout),
         allow_redirects=False,
         stream=True,
