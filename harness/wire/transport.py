@@ -87,7 +87,7 @@ class Options:
         """The proxies requests would take from the environment for ``url`` (none unless ``use_env_proxy``)."""
         proxies = dict(self.env_proxies)
         host = urllib.parse.urlsplit(url).hostname or ""
-        if not proxies or urllib.request.proxy_bypass_environment(host, proxies):
+        if not proxies or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
             return {}
         proxies.pop("no", None)
         return proxies
