@@ -21,6 +21,7 @@ from werkzeug import Request, Response
 
 from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
 from gallery import Handler, front_door
+from postgres_server import PostgresServer, running_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +31,18 @@ def _root_logger_restored() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     yield
     root.handlers[:], root.level = handlers, level
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session, on loopback, in a temporary directory.
+
+    A failure, not a skip, when it cannot start: CI installs the server so that these tests run."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from reference_receiver import Event, GroupCommit, Inbox, MemoryInbox, Processor, Record, SqliteInbox, on
 from reference_receiver.inbox import Outcome
+from reference_receiver.postgres import PostgresInbox
 from reference_receiver.processing import Handler
 
 
@@ -30,9 +31,16 @@ def soon(seconds: float = 1) -> float:
     return time.time() + seconds
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inbox]:
-    store: Inbox = SqliteInbox(str(tmp_path / "inbox.sqlite3")) if request.param == "sqlite" else MemoryInbox()
+    """Each shipped store, under one contract; PostgreSQL on a real server, in a schema of its own."""
+    store: Inbox
+    if request.param == "sqlite":
+        store = SqliteInbox(str(tmp_path / "inbox.sqlite3"))
+    elif request.param == "memory":
+        store = MemoryInbox()
+    else:
+        store = PostgresInbox(request.getfixturevalue("postgres").fresh_schema())
     yield store
     store.close()
 

@@ -1,0 +1,247 @@
+"""What the PostgreSQL inbox adds to the contract (tests/test_reference_inbox.py runs that on every store):
+many replicas and processors on one database, on a real server started for the session."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from postgres_server import PostgresServer
+from reference_receiver import Event, Processor, Record
+from reference_receiver.postgres import PostgresInbox
+from reference_receiver.processing import Handler
+
+
+def record(name: str, modified: str = "2030-01-01 00:00:00", event: str = "Site Status Update") -> Record:
+    payload = json.dumps({"event": event, "data": {"doctype": "Site", "name": name, "modified": modified}})
+    return Record(key=f"{name}|{modified}", event=event, resource=f"Site:{name}", occurred_at=modified, payload=payload)
+
+
+@pytest.fixture
+def url(postgres: PostgresServer) -> str:
+    return postgres.fresh_schema()
+
+
+@pytest.fixture
+def replicas(url: str) -> Iterator[list[PostgresInbox]]:
+    """Two inboxes on one database, as two receiver processes have."""
+    inboxes = [PostgresInbox(url), PostgresInbox(url)]
+    yield inboxes
+    for inbox in inboxes:
+        inbox.close()
+
+
+def test_a_duplicate_is_stored_once_whichever_replica_gets_it(replicas: list[PostgresInbox]) -> None:
+    keys = [record(f"s{n}") for n in range(200)]
+    answers: list[list[bool]] = []
+    lock = threading.Lock()
+
+    def put(inbox: PostgresInbox, offset: int) -> None:
+        for start in range(0, len(keys), 20):  # overlapping batches, in a different order per thread
+            batch = keys[start:] + keys[:start] if offset else keys[start : start + 20]
+            result = inbox.put_many(batch[:20])
+            with lock:
+                answers.append([k.key for k, new in zip(batch[:20], result, strict=True) if new])  # type: ignore[misc]
+
+    threads = [threading.Thread(target=put, args=(replicas[n % 2], n % 3)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stored = [s.record.key for s in replicas[0].events()]
+    assert sorted(stored) == sorted(k.key for k in keys)
+    new = [key for batch in answers for key in batch]
+    assert sorted(new) == sorted(stored)  # each key answered "new" exactly once, across both replicas
+
+
+def test_a_claimed_event_is_held_from_other_processors_and_holds_back_its_resource(
+    replicas: list[PostgresInbox],
+) -> None:
+    first, second = replicas
+    first.put_many([record("a", "2030-01-01 00:00:01"), record("a", "2030-01-01 00:00:02"), record("b")])
+    now = time.time() + 10
+    earliest = first.due(now, now, 10)
+    held = next(s for s in earliest if s.record.resource == "Site:a")
+    with first.claim(held, now) as claim:
+        assert claim is not None
+        with second.claim(held, now) as other:
+            assert other is None  # SKIP LOCKED: passed over, not waited for
+        # The later event of "a" is not due anywhere while the earlier one is held (or pending).
+        assert {s.record.resource for s in second.due(now, now, 10)} == {"Site:a", "Site:b"}
+        assert [s.seq for s in second.due(now, now, 10) if s.record.resource == "Site:a"] == [held.seq]
+        claim.settle(_done(held.seq))
+    later = [s for s in second.due(now, now, 10) if s.record.resource == "Site:a"]
+    assert [s.record.occurred_at for s in later] == ["2030-01-01 00:00:02"]
+
+
+def _done(seq: int) -> object:
+    from reference_receiver.inbox import Outcome
+
+    return Outcome(seq, "done")
+
+
+def test_processors_on_two_replicas_handle_each_event_once_one_at_a_time_in_each_resources_order(
+    replicas: list[PostgresInbox],
+) -> None:
+    resources, per_resource = 6, 15
+    events = [record(f"r{r}", f"2030-01-01 00:00:{n:02d}") for n in range(per_resource) for r in range(resources)]
+    newest_first = events[::-1]  # as the Cloud's workers send a backlog: arrival order is not the clock's
+    replicas[0].put_many(newest_first[::2])
+    replicas[1].put_many(newest_first[1::2])
+    lock = threading.Lock()
+    in_hand: set[str] = set()
+    handled: list[tuple[str, str]] = []
+    overlaps: list[str] = []
+
+    def handler(event: Event) -> None:
+        resource = f"Site:{event.data['name']}"
+        with lock:
+            if resource in in_hand:  # two processors in one resource at once: order could not hold
+                overlaps.append(resource)
+            in_hand.add(resource)
+        time.sleep(0.002)
+        with lock:
+            in_hand.discard(resource)
+            handled.append((resource, event.data["modified"]))
+
+    handlers: dict[str, list[Handler]] = {"Site Status Update": [handler]}
+    processors = [Processor(inbox, handlers, order_window=0) for inbox in replicas]
+    deadline = time.monotonic() + 60
+
+    def work(processor: Processor) -> None:
+        while len(handled) < len(events) and time.monotonic() < deadline:
+            processor.run_once(time.time() + 1)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in processors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert overlaps == []
+    assert sorted(handled) == sorted((e.resource, e.occurred_at) for e in events)  # each exactly once
+    for r in range(resources):
+        clocks = [clock for resource, clock in handled if resource == f"Site:r{r}"]
+        assert clocks == sorted(clocks)
+    assert {s.state for s in replicas[0].events()} == {"done"}
+
+
+def test_what_a_handler_writes_through_its_connection_commits_with_the_outcome_or_not_at_all(url: str) -> None:
+    inbox = PostgresInbox(url)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE effects (key TEXT NOT NULL)")
+    failures = iter([True, False])
+
+    def handler(event: Event) -> None:
+        event.connection.execute("INSERT INTO effects (key) VALUES (%s)", (event.key,))
+        if next(failures):
+            raise RuntimeError("the first attempt fails after writing")
+
+    processor = Processor(inbox, {"Site Status Update": [handler]}, order_window=0)
+    inbox.put_many([record("a")])
+    processor.run_once(time.time() + 1)
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT count(*) FROM effects").fetchone() == (0,)  # undone with the failed attempt
+    processor.run_once(time.time() + 100)  # past the retry's delay
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT key FROM effects").fetchall() == [("a|2030-01-01 00:00:00",)]
+    (stored,) = inbox.events()
+    assert (stored.state, stored.attempts) == ("done", 1)
+    inbox.close()
+
+
+HOLDER = """
+import sys, time
+from reference_receiver.postgres import PostgresInbox
+inbox = PostgresInbox(sys.argv[1])
+(stored,) = inbox.events()
+with inbox.claim(stored, time.time() + 10) as claim:
+    print("held" if claim else "missed", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_processor_killed_while_holding_an_event_frees_it_at_once(url: str) -> None:
+    inbox = PostgresInbox(url)
+    inbox.put_many([record("a")])
+    (stored,) = inbox.events()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with inbox.claim(stored, time.time() + 10) as claim:
+            assert claim is None
+        holder.kill()
+        holder.wait(10)
+        deadline, claimed = time.monotonic() + 10, False
+        while not claimed and time.monotonic() < deadline:  # the server notices the closed socket
+            with inbox.claim(stored, time.time() + 10) as claim:
+                claimed = claim is not None
+                if claim is not None:
+                    claim.settle(_done(stored.seq))  # type: ignore[arg-type]
+            time.sleep(0.05)
+        assert claimed
+    finally:
+        holder.kill()
+        holder.wait(10)
+        inbox.close()
+
+
+def test_connections_the_server_dropped_are_opened_again(url: str) -> None:
+    inbox = PostgresInbox(url)
+    inbox.put_many([record("a")])
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'webhook-receiver'"
+        )
+    assert inbox.put_many([record("b")]) == [True]  # once more, on a new connection
+    assert inbox.writable() is None
+    assert len(inbox.events()) == 2
+    inbox.close()
+
+
+def test_a_database_made_read_only_is_reported_by_the_health_check_and_refused_at_start(
+    postgres: PostgresServer,
+) -> None:
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        db.execute("CREATE DATABASE turns_read_only")
+    url = postgres.url_for("turns_read_only")
+    inbox = PostgresInbox(url)
+    try:
+        assert inbox.writable() is None
+        with psycopg.connect(postgres.url, autocommit=True) as db:
+            db.execute("ALTER DATABASE turns_read_only SET default_transaction_read_only = on")
+            db.execute(  # the setting applies to new sessions: make the inbox open new ones
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'turns_read_only'"
+            )
+        assert inbox.writable() == "the database's sessions are read-only"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            inbox.put_many([record("a")])
+        with pytest.raises(OSError, match="cannot open the PostgreSQL inbox: .*read-only"):
+            PostgresInbox(url)
+    finally:
+        inbox.close()
+        with psycopg.connect(postgres.url, autocommit=True) as db:
+            db.execute("DROP DATABASE turns_read_only WITH (FORCE)")
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password(postgres: PostgresServer) -> None:
+    with pytest.raises(OSError, match="cannot open the PostgreSQL inbox") as caught:
+        PostgresInbox("postgresql://user:hunter2-password@127.0.0.1:9/db", connect_timeout=1)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_text_a_json_payload_can_carry_is_stored_as_sent(url: str) -> None:
+    inbox = PostgresInbox(url)
+    odd = Record(key="k\x00\u00e9", event="E\x00", resource="Site:\x00a", occurred_at="\x00", payload="{}")
+    assert inbox.put_many([odd, odd]) == [True, False]
+    (stored,) = inbox.events()
+    assert (stored.record.key, stored.record.resource, stored.record.occurred_at) == (odd.key, odd.resource, "\x00")
+    assert inbox.put_many([odd]) == [False]
+    inbox.close()
