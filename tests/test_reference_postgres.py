@@ -197,9 +197,7 @@ def test_connections_the_server_dropped_are_opened_again(url: str) -> None:
     inbox = PostgresInbox(url)
     inbox.put_many([record("a")])
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'webhook-receiver'"
-        )
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'webhook-receiver'")
     assert inbox.put_many([record("b")]) == [True]  # once more, on a new connection
     assert inbox.writable() is None
     assert len(inbox.events()) == 2
@@ -223,7 +221,7 @@ def test_a_database_made_read_only_is_reported_by_the_health_check_and_refused_a
         assert inbox.writable() == "the database's sessions are read-only"
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             inbox.put_many([record("a")])
-        with pytest.raises(OSError, match="cannot open the PostgreSQL inbox: .*read-only"):
+        with pytest.raises(OSError, match=r"cannot open the PostgreSQL inbox: .*read-only"):
             PostgresInbox(url)
     finally:
         inbox.close()
