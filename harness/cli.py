@@ -91,6 +91,9 @@ def _parser() -> _Parser:
     serve = commands.add_parser("serve", help="run the reference receiver (secret: WEBHOOK_SECRET)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: %(default)s)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers", default="1", help="processes serving the port (default: 1); more than 1 needs a PostgreSQL inbox"
+    )
 
     listing = commands.add_parser("requirements", help="list the requirement catalogue")
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -263,7 +266,7 @@ def _read_data(path: str, event: str) -> dict[str, object]:
 def _serve(args: argparse.Namespace) -> int:
     from reference_receiver.__main__ import main as serve_main
 
-    return serve_main(["--port", str(args.port), "--host", args.host])
+    return serve_main(["--port", str(args.port), "--host", args.host, "--workers", args.workers])
 
 
 def _requirements(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import sys
 from . import create_app
 from .config import VARIABLES, Config
 from .serve import configure_logging, serve
+from .workers import refusal, serve_workers
 
 ENVIRONMENT = "environment:\n" + "".join(f"  {name:<30} {text}\n" for name, text in VARIABLES.values())
 
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: %(default)s)")
     parser.add_argument(
+        "--workers",
+        type=_count,
+        default=1,
+        help="processes serving the port (default: 1); more than 1 needs a PostgreSQL inbox",
+    )
+    parser.add_argument(
         "--dev",
         action="store_true",
         help="development mode: reload on code changes, debug logs, loopback only. Never in production.",
@@ -36,9 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.dev:
         return _develop(args.host, args.port)
+    refused = refusal(config, args.workers)
+    if refused is not None:
+        sys.stderr.write(f"reference_receiver: {refused}\n")
+        return 2
     configure_logging(config.log_level)
     try:
-        started = serve(create_app(config), host=args.host, port=args.port)
+        if args.workers > 1:
+            started = serve_workers(config, args.host, args.port, args.workers)
+        else:
+            started = serve(create_app(config), host=args.host, port=args.port)
     except OSError as e:  # the port is taken, or the address is not this machine's
         sys.stderr.write(f"reference_receiver: cannot listen on {args.host}:{args.port}: {e.strerror or e}\n")
         return 1
@@ -64,6 +78,12 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1-256)")
+    return int(text)
 
 
 def _port(text: str) -> int:

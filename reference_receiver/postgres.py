@@ -24,6 +24,7 @@ whatever the database's collation.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,12 +35,14 @@ import psycopg
 from .core import Record
 from .inbox import Claim, Outcome, Stored
 
-__all__ = ["TABLE", "PostgresInbox"]
+__all__ = ["APPLICATION", "TABLE", "PostgresInbox"]
 
 T = TypeVar("T")
 
 #: The inbox's table, in the first schema of the connection's search_path (``?options=-csearch_path=...``).
 TABLE = "webhook_inbox"
+#: The start of the application_name of the inbox's connections, followed by the process id.
+APPLICATION = "webhook-receiver"
 #: Held while the schema is created: replicas starting together would otherwise race on CREATE TABLE.
 _SCHEMA_LOCK = 0x7765626B  # "webk"
 
@@ -113,7 +116,7 @@ class PostgresInbox:
                 self._url,
                 autocommit=True,  # transactions are explicit: db.transaction()
                 connect_timeout=max(1, round(self._connect_timeout)),
-                application_name="webhook-receiver",
+                application_name=f"{APPLICATION} {os.getpid()}",  # which replica holds a connection
             )
             self._local.db = db
             with self._lock:

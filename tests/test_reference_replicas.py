@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import psycopg
@@ -202,3 +203,52 @@ def _keys_of(bodies: set[bytes]) -> set[str]:
         assert record is not None
         keys.add(record.key)
     return keys
+
+
+def test_workers_share_one_port_and_one_postgresql_inbox(postgres: PostgresServer) -> None:
+    url = postgres.fresh_schema()
+    port = _free_port()
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET, "WEBHOOK_INBOX": url, "WEBHOOK_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "reference_receiver", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        bodies = _bodies()[:300]
+        deadline, statuses = time.monotonic() + 30, [0]
+        while time.monotonic() < deadline:  # until both workers answer
+            statuses = asyncio.run(_send_all(port, bodies[:1]))
+            if statuses == [200] and _receiver_processes(url) == 2:
+                break
+            time.sleep(0.2)
+        assert _receiver_processes(url) == 2
+        statuses = asyncio.run(_send_all(port, bodies))
+        assert set(statuses) == {200}
+        with psycopg.connect(url, autocommit=True) as db:
+            assert db.execute("SELECT count(*) FROM webhook_inbox").fetchone() == (len(set(bodies)),)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0  # every worker finished its requests and stopped
+
+
+def _receiver_processes(url: str) -> int:
+    """How many processes hold the inbox's connections: one per worker."""
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT count(DISTINCT application_name) FROM pg_stat_activity"
+            " WHERE application_name LIKE 'webhook-receiver %'"
+        ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def test_more_than_one_worker_on_sqlite_is_refused_with_the_reason(tmp_path: Path) -> None:
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET, "WEBHOOK_INBOX": str(tmp_path / "inbox.sqlite3")}
+    result = subprocess.run(
+        [sys.executable, "-m", "reference_receiver", "--workers", "2", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers 2 needs a PostgreSQL inbox" in result.stderr
+    assert not (tmp_path / "inbox.sqlite3").exists()  # refused before anything was opened
