@@ -1,8 +1,11 @@
-"""Receiver throughput and latency at 50 connections: the docs sample, the reference durable, and without persistence.
+"""Receiver throughput and latency at 50 connections: the docs sample, the reference durable on SQLite and on
+PostgreSQL (1 and 2 workers), and without persistence.
 
 ``python benchmarks/receiver.py`` (``--quick`` for 3 s runs, ``--help``). Each server is a subprocess on a free
 loopback port, loaded with wrk (or a Python fallback without it), one after the other, each warmed up first.
-Every request carries a distinct event: the reference receiver deduplicates identical ones.
+Every request carries a distinct event: the reference receiver deduplicates identical ones. PostgreSQL is a
+real server started for the run (tests/postgres_server.py: initdb in a temporary directory, fsync on, as a
+production server); ``--no-postgres`` leaves it out.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 from benchlib import REPO, Row, at_least, at_most, free_port, ms, print_table, running, write_json
 from loadgen import CONNECTIONS, Load, body_parts, python_load, site_name, wrk_load
+
+from postgres_server import PostgresServer, running_postgres
 
 THROUGHPUT_FLOOR = 4.0  # reference durable against the docs sample
 P99_LIMIT = 0.050  # seconds, reference durable
@@ -38,6 +45,8 @@ class Server:
     secret: str
     inbox: Path | None = None
     quiet: bool = False  # its stdout to /dev/null (the docs sample prints every event)
+    #: The server whose database holds the inbox: a fresh schema each round.
+    postgres: PostgresServer | None = None
 
     def command(self, port: int) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "SAMPLE_"))}
@@ -45,8 +54,8 @@ class Server:
         return [a.replace("{port}", str(port)) for a in self.argv], env
 
 
-def servers(tmp: Path) -> list[Server]:
-    """The three servers, as their documentation serves them."""
+def servers(tmp: Path, postgres: PostgresServer | None) -> list[Server]:
+    """The servers, as their documentation serves them."""
     secret = secrets.token_urlsafe(30)[:30]
     sample = [sys.executable, str(REPO / "tests" / "cloud_sample.py")]
     reference = [sys.executable, "-m", "reference_receiver", "--port", "{port}"]
@@ -57,6 +66,15 @@ def servers(tmp: Path) -> list[Server]:
         Server(
             "reference, persistence off", reference, {"WEBHOOK_SECRET": secret, "WEBHOOK_INBOX": ":memory:"}, secret
         ),
+    ] + [
+        Server(
+            f"reference, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}",
+            [*reference, "--workers", str(workers)],
+            {"WEBHOOK_SECRET": secret},
+            secret,
+            postgres=postgres,
+        )
+        for workers in ((1, 2) if postgres is not None else ())
     ]
 
 
@@ -98,6 +116,9 @@ def measure(server: Server, seconds: float, warmup: float, tmp: Path, use_wrk: b
     """The load on one server, and what its durable inbox holds afterwards."""
     port = free_port()
     argv, env = server.command(port)
+    url = server.postgres.fresh_schema() if server.postgres is not None else None
+    if url is not None:
+        env["WEBHOOK_INBOX"] = url
     if server.inbox is not None:  # a fresh inbox for each round
         for end in ("", "-wal", "-shm", "-journal"):
             server.inbox.with_name(server.inbox.name + end).unlink(missing_ok=True)
@@ -106,9 +127,22 @@ def measure(server: Server, seconds: float, warmup: float, tmp: Path, use_wrk: b
         check_delivery(port, server.secret)
         warm = load(port, server.secret, f"warm{port}", warmup, tmp, use_wrk)
         measured = load(port, server.secret, f"run{port}", seconds, tmp, use_wrk)
+    if url is not None:
+        return measured, durability(postgres_rows(url), [warm, measured])
     if server.inbox is None:
         return measured, ""
     return measured, durability(inbox_rows(server.inbox), [warm, measured])
+
+
+def postgres_rows(url: str) -> int | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as db:
+            row = db.execute("SELECT count(*) FROM webhook_inbox").fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None else int(row[0])
 
 
 def durability(rows: int | None, loads: list[Load]) -> str:
@@ -140,13 +174,15 @@ def rows_for(runs: dict[str, list[tuple[Load, str]]]) -> list[Row]:
         errors = f"ERRORS: {error_count} non-2xx answers or socket errors" if error_count else ""
         value = f"{result.rps:.0f} req/s, p50 {ms(result.p50)}, p99 {ms(result.p99)} ({result.requests} requests)"
         target, verdict = "", ""
-        if name == "reference, durable":
+        if name == "reference, durable":  # the goal is SQLite's: PostgreSQL's rows are figures beside it
             target, verdict = f"p99 < {P99_LIMIT * 1000:g} ms", at_most(result.p99 * 1000, P99_LIMIT * 1000, " ms")
         figure = f"{name}: {CONNECTIONS} connections, {result.tool}{rounds}"
         table.append(Row(figure, value, target, _join(verdict, errors)))
         if note:
             table.append(Row(f"{name}: durability", note))
-    sample, durable, off = (results[k][0].rps for k in results)
+    sample, durable, off = (
+        results[k][0].rps for k in ("docs sample", "reference, durable", "reference, persistence off")
+    )
     ratio = durable / sample if sample else 0.0
     table.append(
         Row(
@@ -161,6 +197,11 @@ def rows_for(runs: dict[str, list[tuple[Load, str]]]) -> list[Row]:
             "throughput persistence off / durable", f"{off / durable if durable else 0:.2f}x", "(the cost of the inbox)"
         )
     )
+    postgres = {k: v[0].rps for k, v in results.items() if "PostgreSQL" in k}
+    if len(postgres) == 2 and durable:
+        one, two = postgres.values()
+        table.append(Row("throughput PostgreSQL 1 worker / SQLite durable", f"{one / durable:.2f}x"))
+        table.append(Row("throughput PostgreSQL 2 workers / 1 worker", f"{two / one if one else 0:.2f}x"))
     return table
 
 
@@ -176,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 s of load and 1 s of warm-up per server, 1 round")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk is here")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON (for run_all.py)")
+    parser.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL inbox's two servers")
     args = parser.parse_args(argv)
     seconds, warmup = (3.0, 1.0) if args.quick else (args.duration, args.warmup)
     args.rounds = 1 if args.quick else args.rounds
@@ -186,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         why = "as asked" if args.python_load else "wrk is not on PATH"
         print(f"using the Python load generator ({why}): it may itself be the bottleneck", file=sys.stderr)
     runs: dict[str, list[tuple[Load, str]]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-receiver-"))
+        postgres = None if args.no_postgres else stack.enter_context(running_postgres())
         for _ in range(args.rounds):  # A B C, A B C...: a burst of noise does not hit one server only
-            for server in servers(Path(tmp)):
+            for server in servers(Path(tmp), postgres):
                 runs.setdefault(server.name, []).append(measure(server, seconds, warmup, Path(tmp), use_wrk))
     table = rows_for(runs)
     print_table(table, "Receivers")
