@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-__all__ = ["DEFAULT_INBOX", "MEMORY", "VARIABLES", "Config"]
+__all__ = ["DEFAULT_INBOX", "MEMORY", "VARIABLES", "Config", "redact_url"]
 
 #: Where the inbox lives unless WEBHOOK_INBOX says otherwise.
 DEFAULT_INBOX = "webhook-inbox.sqlite3"
@@ -76,6 +77,27 @@ class Config:
                 values[field] = _parse(field, raw.strip())
         return cls(**values)  # type: ignore[arg-type]
 
+    def __repr__(self) -> str:
+        """Every setting but the secrets' values, and WEBHOOK_INBOX without its password: a config ends up in
+        tracebacks, logs and debuggers."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("secret", "previous_secret"):
+                shown.append(f"{f.name}={_FILTERED if value else ''!r}")
+            elif f.name == "inbox":
+                shown.append(f"inbox={redact_url(value)!r}")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    @property
+    def inbox_shown(self) -> str:
+        """WEBHOOK_INBOX as it may be logged: a database URL's password replaced."""
+        return redact_url(self.inbox)
+
     def previous_accepted(self, now: datetime | None = None) -> bool:
         """Whether WEBHOOK_SECRET_PREVIOUS still opens the door (a rotation in progress)."""
         if not self.previous_secret:
@@ -83,19 +105,38 @@ class Config:
         return self.previous_until is None or (now or datetime.now(UTC)) < self.previous_until
 
 
+_FILTERED = "[Filtered]"
+#: The password of a URL's user part, ``scheme://user:password@host``: up to the last ``@``, even past a ``/``
+#: left unencoded in it (hiding a little more than the password is the safe side).
+_USERINFO_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)(?P<password>.*)(?=@)", re.DOTALL)
+#: A password given as a query parameter (libpq takes ``?password=`` and ``?sslpassword=``).
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&][^=&#]*password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any password in it, as a URL's user part or a query parameter, replaced by [Filtered]."""
+    if "://" not in text:  # a file path: nothing to hide
+        return text
+    text = _USERINFO_PASSWORD.sub(lambda m: m["head"] + _FILTERED, text)
+    return _QUERY_PASSWORD.sub(lambda m: m["head"] + _FILTERED, text)
+
+
 #: Each setting's environment variable and what it is (``python -m reference_receiver --help`` shows them).
 VARIABLES: dict[str, tuple[str, str]] = {
     "secret": ("WEBHOOK_SECRET", "the webhook's secret from the Cloud's dashboard (required; empty = no secret)"),
     "previous_secret": ("WEBHOOK_SECRET_PREVIOUS", "the old secret, still accepted during a rotation"),
     "previous_until": ("WEBHOOK_SECRET_PREVIOUS_UNTIL", "ISO-8601 time after which the old one is refused"),
-    "inbox": ("WEBHOOK_INBOX", f"SQLite file of the inbox (default: {DEFAULT_INBOX}; {MEMORY} = not durable)"),
+    "inbox": (
+        "WEBHOOK_INBOX",
+        f"the inbox: a SQLite file path or a postgresql:// URL (default: {DEFAULT_INBOX}; {MEMORY} = not durable)",
+    ),
     "max_body_bytes": ("WEBHOOK_MAX_BODY_BYTES", "body size limit, 413 past it (default: 65536)"),
     "body_timeout": ("WEBHOOK_BODY_TIMEOUT", "seconds to receive a body, 408 past it (default: 10)"),
     "header_timeout": ("WEBHOOK_HEADER_TIMEOUT", "seconds to receive a request's head, 408 past it (default: 10)"),
     "order_window": ("WEBHOOK_ORDER_WINDOW", "seconds an event waits, so that late ones go first (default: 5)"),
     "max_attempts": ("WEBHOOK_MAX_ATTEMPTS", "handler attempts before an event is marked failed (default: 5)"),
     "retention_days": ("WEBHOOK_RETENTION_DAYS", "days processed events are kept, 0 = forever (default: 7)"),
-    "max_connections": ("WEBHOOK_MAX_CONNECTIONS", "connections and requests at once, 503 past it (default: 1000)"),
+    "max_connections": ("WEBHOOK_MAX_CONNECTIONS", "requests in flight at once, 503 past it (default: 1000)"),
     "keep_alive_timeout": ("WEBHOOK_KEEP_ALIVE_TIMEOUT", "seconds an idle connection is kept (default: 5)"),
     "shutdown_timeout": ("WEBHOOK_SHUTDOWN_TIMEOUT", "seconds to finish requests at SIGTERM (default: 20)"),
     "log_level": ("WEBHOOK_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (default: INFO)"),
@@ -133,7 +174,7 @@ _SECONDS = (_seconds, "a number of seconds (or days) >= 0")
 #: How each setting other than the secrets is read from its variable, and what it must look like.
 _PARSERS: dict[str, tuple[Callable[[str], object], str]] = {
     "previous_until": (_moment, "an ISO-8601 date-time"),
-    "inbox": (str, "a path"),
+    "inbox": (str, "a SQLite file path or a postgresql:// URL"),
     "max_body_bytes": _WHOLE,
     "body_timeout": _SECONDS,
     "header_timeout": _SECONDS,
