@@ -1,7 +1,7 @@
 """Deciding what to answer to a request, with no server and no framework: a status, and what to store.
 
-``Receiver.route`` judges what comes before the body (path, method, secret, content type, declared
-size), so that a stranger can make the receiver neither read nor parse anything; ``Receiver.accept``
+``Receiver.route`` judges what comes before the body (framing, path, method, secret, content type,
+declared size), so that a stranger can make the receiver neither read nor parse anything; ``Receiver.accept``
 judges the body. Neither raises on any input: every request gets a status. A 2xx ``Answer`` for an event
 carries the ``Record`` that must be stored durably before the answer is sent.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 class Record:
     """An accepted event, as the inbox stores it."""
 
-    key: str  # the same for every delivery of one event
+    key: str  # the same for every delivery of one event, and only for those: a hash of its whole content
     event: str
     resource: str  # events of one resource are processed in ``occurred_at`` order
     occurred_at: str  # the payload's own timestamp; "" when it has none
@@ -95,6 +96,9 @@ class Receiver:
 
     def route(self, method: str, path: str, headers: Headers) -> Answer | Admitted:
         """The answer decided before reading the body, or ``Admitted``: read it (at most ``max_body_bytes``)."""
+        ambiguous = _ambiguous_framing(headers)
+        if ambiguous:  # RFC 9112 3.2: 400 for a missing or repeated Host; the body is left unread
+            return Answer(400, ambiguous, headers=_CLOSE)
         if path != PATH:
             return Answer(404)
         if method != "POST":
@@ -147,6 +151,28 @@ class Receiver:
         return "previous" if previous and self.config.previous_accepted() else ""
 
 
+#: For an answer given with the body unread: its rest must not be read as the next request.
+_CLOSE = (("Connection", "close"),)
+#: Headers a request must carry exactly once: with two, which one counts would be a guess (and another
+#: server on the way, a proxy, may have guessed the other way).
+_EXACTLY_ONCE = (b"host", b"content-type")
+
+
+def _ambiguous_framing(headers: Headers) -> str:
+    """Why the request's head is ambiguous ("" if it is not): no Host, or Host or Content-Type repeated.
+    A missing Content-Type is no ambiguity: it is 415, after the secret."""
+    counts = dict.fromkeys(_EXACTLY_ONCE, 0)
+    for name, _ in headers:
+        lowered = name.lower()
+        if lowered in counts:
+            counts[lowered] += 1
+    if counts[b"host"] != 1:
+        return "send exactly one Host header"
+    if counts[b"content-type"] > 1:
+        return "send exactly one Content-Type header"
+    return ""
+
+
 def _header(headers: Headers, name: bytes) -> bytes:
     for key, value in headers:
         if key.lower() == name:
@@ -158,7 +184,9 @@ def _parse(body: bytes) -> dict[str, Any]:
     """The delivery, whose "event" is a non-empty string and "data" an object; else ValueError with a short
     reason."""
     try:
-        payload = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_not_json)
+        payload = json.loads(
+            body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_not_json, parse_float=_finite
+        )
     except RecursionError:  # deeply nested arrays: a 2 KB body would otherwise crash the request
         raise ValueError("JSON nested too deeply") from None
     except ValueError as e:  # also invalid UTF-8 (UnicodeDecodeError) and huge integers
@@ -184,6 +212,15 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; ValueError for one too large for a float (1e999999 would be inf, which
+    no JSON encoder can write back and no handler expects)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
 def _missing(event: str, data: dict[str, Any]) -> str | None:
     """Why a known event cannot be used, or None. Other keys may drift: the Cloud's payloads change."""
     rule = RULES.get(event)
@@ -201,19 +238,13 @@ def _record(payload: dict[str, Any], body: bytes) -> Record:
     """The record of an accepted event; ValueError if its text cannot be stored."""
     event, data = payload["event"], payload["data"]
     rule = RULES.get(event)
-    if rule is None:  # an unknown event: identified by its whole content, in no particular order
-        identity: object = [event, payload]
+    if rule is None:  # an unknown event: in no particular order
         resource, clock = "", None
     else:
-        identity = [event, *(data.get(k) for k in rule.identity)]
         owner = data.get(rule.resource)  # not a name (a drifted payload): then it is in no particular order
         resource = f"{rule.doctype}:{owner}" if isinstance(owner, str) else ""
         clock = data.get(rule.clock)
-    try:
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    except RecursionError:  # nested as deep as the parser allows: one level more is too deep to re-encode
-        canonical = body.hex()
-    key = hashlib.sha256(canonical.encode()).hexdigest()
+    key = _key(payload, body)
     record = Record(
         key=key,
         event=event,
@@ -227,3 +258,20 @@ def _record(payload: dict[str, Any], body: bytes) -> Record:
         except UnicodeEncodeError:  # "\ud800" is valid JSON but no text: no store can keep it
             raise ValueError("a lone UTF-16 surrogate (\\uD800-\\uDFFF) is not text") from None
     return record
+
+
+def _key(payload: dict[str, Any], body: bytes) -> str:
+    """The deduplication key: a hash of the whole delivery's content, as canonical JSON.
+
+    The Cloud sends no delivery id, and a retry re-sends the stored payload, byte for byte; so the same
+    content is the same event, and any difference (a value, a type, a key added or missing) is another
+    event, stored. A key of a few fields (doctype, name, status, modified) took a different payload for a
+    duplicate whenever those fields were equal or null, and answered 2xx for an event it never stored.
+    Canonical (sorted keys, no spaces, ASCII) so that a re-serialised copy is still recognised; JSON types
+    are kept apart (1, 1.0 and true are three values).
+    """
+    try:
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    except RecursionError:  # nested as deep as the parser allows: one level more is too deep to re-encode
+        return hashlib.sha256(b"body\0" + body).hexdigest()  # the same bytes, the same key: never a loss
+    return hashlib.sha256(b"json\0" + canonical.encode("ascii")).hexdigest()

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import heapq
 import itertools
+import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +28,8 @@ from typing import Any, Protocol
 from .core import Record
 
 __all__ = ["Claim", "GroupCommit", "Inbox", "MemoryInbox", "Outcome", "SqliteInbox", "Stored"]
+
+log = logging.getLogger("reference_receiver")
 
 #: States of a stored event: "pending" (may carry attempts and an error: a retry is due later), then
 #: "done", "failed" (kept until an operator acts), "superseded" or "ignored".
@@ -120,7 +125,11 @@ _COLUMNS = "seq, key, event, resource, occurred_at, payload, received_at, state,
 
 
 class SqliteInbox:
-    """The inbox in one SQLite file, in WAL mode with ``synchronous=FULL``: a commit is on disk."""
+    """The inbox in one SQLite file, in WAL mode with ``synchronous=FULL``: a commit is on disk.
+
+    The file, its -wal and its -shm are the owner's alone (0600): they hold every payload. Opening fails,
+    naming the cause, on a file that cannot be written; ``writable`` tells the health check the same later.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -129,8 +138,35 @@ class SqliteInbox:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
-        self._db().executescript(_SCHEMA)
-        self._identity = _identity(path)
+        #: Free bytes on the inbox's file system when a write last failed for want of space; None since
+        #: a write succeeded.
+        self._full_at: int | None = None
+        self._identity: tuple[tuple[int, int] | None, ...] = (None, None)
+        # SQLite puts the -wal and -shm beside the file a symbolic link names, not beside the link.
+        real = os.path.realpath(path)
+        self._files = (path, *_companions(real))
+        self._directory = os.path.dirname(real)
+        try:
+            _create_private(real)
+            for companion in self._files[1:]:  # left by an earlier run, perhaps with a looser mode
+                _tighten(companion)
+        except OSError as e:
+            raise OSError(f"cannot create the inbox {path}: {_cause(e)}") from None
+        # Before SQLite, whose words for these are "attempt to write a readonly database" or nothing at all
+        # (it opens a file it may not write read-only, and fails at the first write).
+        problem = self._not_writable()
+        if problem:
+            raise OSError(problem)
+        try:
+            self._db().executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            self.close()
+            raise OSError(f"cannot open the inbox {path}: {e}") from None
+        self._identity = self._watched()  # which files these are: SQLite keeps writing to them if unlinked
+        problem = self.writable() or ""
+        if problem:
+            self.close()
+            raise OSError(problem)
 
     def _db(self) -> sqlite3.Connection:
         if self._closed:
@@ -166,15 +202,23 @@ class SqliteInbox:
         # handler sleeps in steps of up to 100 ms, which showed as a 700 ms p99 under load.
         db = self._db()
         with self._write_lock:
-            if _identity(self.path) != self._identity:  # SQLite would write on into an unlinked file
-                raise OSError(f"the inbox file {self.path} was removed or replaced: restart the receiver")
-            db.execute("BEGIN IMMEDIATE")
+            gone = self._files_changed()
+            if gone:  # SQLite would write on into an unlinked file, lost at the next start
+                raise OSError(f"{gone}: restart the receiver")
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:  # a failed COMMIT may leave it open: the next BEGIN would fail
+                        db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as e:
+                if _out_of_space(e):
+                    self._full_at = _free_bytes(self._directory)
                 raise
-            db.execute("COMMIT")
+            self._full_at = None
 
     def due(self, now: float, settled_before: float, limit: int) -> list[Stored]:
         rows = self._db().execute(
@@ -206,7 +250,45 @@ class SqliteInbox:
         return _sole_claim(self, stored)
 
     def writable(self) -> str | None:
-        return None if _identity(self.path) == self._identity else f"the inbox file {self.path} is gone"
+        """Why an event could not be stored now, from a few ``stat`` calls and no write: the inbox or its
+        -wal was removed or replaced (SQLite would write on into the unlinked file); a file, or the
+        directory where one must be created, is not writable (a read-only mount; a changed mode, which
+        the next connection and the next start meet); or the last write failed for want of space and no
+        space has come back since. A full disk alone is no answer: SQLite reuses the room in its -wal,
+        and writes go on until they need more."""
+        if self._closed:
+            return "the inbox is closed"
+        return self._files_changed() or self._not_writable() or self._no_space() or None
+
+    def _files_changed(self) -> str:
+        watched = zip(_NAMES[:2], self._files[:2], self._identity, self._watched(), strict=True)
+        # A file that was not there at the start is not watched (SQLite had none to write to).
+        changed = [f"{name} {path}" for name, path, was, now in watched if was is not None and was != now]
+        if not changed:
+            return ""
+        return f"the inbox {' and '.join(changed)} {'was' if len(changed) == 1 else 'were'} removed or replaced"
+
+    def _watched(self) -> tuple[tuple[int, int] | None, ...]:
+        """Which files the inbox and its -wal are (None for one that is not there). The -shm holds no
+        events: SQLite rebuilds it."""
+        return _identity(self._files[0]), _identity(self._files[1])
+
+    def _not_writable(self) -> str:
+        files = self._files
+        for name, path in zip(_NAMES, files, strict=True):
+            if os.path.exists(path) and not _may_write(path):
+                return f"the inbox {name} {path} is not writable{_read_only_mount(path)}"
+        # The directory matters only for a file SQLite has to create (at the start, or after the -shm was
+        # removed): it writes to files already there whatever the directory's mode.
+        if not all(map(os.path.exists, files)) and not _may_write(self._directory):
+            return f"the inbox's directory {self._directory} is not writable{_read_only_mount(self._directory)}"
+        return ""
+
+    def _no_space(self) -> str:
+        full_at = self._full_at
+        if full_at is None or _free_bytes(self._directory) >= full_at + _SPACE_BACK:
+            return ""
+        return f"no space left for the inbox {self.path}: the last write failed for want of space"
 
     def purge(self, before: float) -> int:
         with self._transaction() as db:
@@ -226,12 +308,46 @@ class SqliteInbox:
             self._connections.clear()
 
 
-@contextlib.contextmanager
-def _sole_claim(inbox: Inbox, stored: Stored) -> Iterator[Claim | None]:
-    """A claim on a store that one processor alone reads: nobody else can hold the event."""
-    outcomes: list[Outcome] = []
-    yield Claim(stored, outcomes.append)
-    inbox.settle(outcomes)
+#: Only the owner may read or write the inbox's files: they hold every payload (teams, emails, sites).
+_PRIVATE = 0o600
+#: What ``SqliteInbox._files`` names, in order.
+_NAMES = ("file", "write-ahead log", "shared-memory file")
+#: Free space, beyond what there was when a write failed for want of it, that makes the inbox writable
+#: again for the health check (a few blocks freed by chance do not; a write that succeeds always does).
+_SPACE_BACK = 64 * 1024
+
+
+def _companions(path: str) -> tuple[str, str]:
+    """The files SQLite keeps beside the inbox in WAL mode."""
+    return f"{path}-wal", f"{path}-shm"
+
+
+def _create_private(path: str) -> None:
+    """Create the inbox file 0600 whatever the umask (SQLite gives the -wal and -shm its mode); an existing
+    one loses any access by group and others, never gaining any."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE)
+    except FileExistsError:
+        _tighten(path)
+        return
+    try:
+        os.fchmod(fd, _PRIVATE)  # the umask may have taken the owner's bits too (umask 0277 gives 0400)
+    finally:
+        os.close(fd)
+
+
+def _tighten(path: str) -> None:
+    """Take group and other access away from an existing file (an earlier version left 0644 under the
+    usual umask); a file that is not there, or not ours to change, is left as it is."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+            log.warning("inbox file was readable by others: now owner-only", extra={"file": path, "was": oct(mode)})
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # not the owner: say so, and go on (writable() tells whether it can be written)
+        log.warning("inbox file is readable by others and not ours to change", extra={"file": path})
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -241,6 +357,52 @@ def _identity(path: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_dev, status.st_ino
+
+
+def _may_write(path: str) -> bool:
+    """Whether this process may write ``path``: ``access`` also says no on a read-only mount, for root too."""
+    effective = os.access in os.supports_effective_ids  # the set-uid case: the rights the process has
+    return os.access(path, os.W_OK, effective_ids=effective)
+
+
+def _read_only_mount(path: str) -> str:
+    try:
+        return " (a read-only file system)" if os.statvfs(path).f_flag & os.ST_RDONLY else ""
+    except OSError:
+        return ""
+
+
+def _free_bytes(directory: str) -> int:
+    """Free bytes on the file system of ``directory``, as this process may use them (root may use the
+    reserve)."""
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return 0
+    blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail
+    return blocks * fs.f_frsize
+
+
+def _out_of_space(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _cause(error: BaseException) -> str:
+    """A short cause: "permission denied" rather than "[Errno 13] Permission denied: '/x/inbox.sqlite3'"."""
+    if isinstance(error, OSError) and error.strerror:
+        where = os.path.dirname(os.path.abspath(error.filename)) if error.filename else ""
+        return error.strerror.lower() + (_read_only_mount(where) if where else "")
+    return str(error)
+
+
+@contextlib.contextmanager
+def _sole_claim(inbox: Inbox, stored: Stored) -> Iterator[Claim | None]:
+    """A claim on a store that one processor alone reads: nobody else can hold the event."""
+    outcomes: list[Outcome] = []
+    yield Claim(stored, outcomes.append)
+    inbox.settle(outcomes)
 
 
 def _stored(row: tuple[object, ...]) -> Stored:
