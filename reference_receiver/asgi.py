@@ -25,6 +25,8 @@ __all__ = ["HEALTH_PATH", "WebhookApp", "is_postgres", "open_inbox"]
 HEALTH_PATH = "/healthz"
 #: For an answer given with the body partly unread: its rest must not be read as the next request.
 _CLOSE = (("Connection", "close"),)
+#: The longest a health check waits for the inbox to say whether it can be written.
+_HEALTH_TIMEOUT = 3.0
 log = logging.getLogger("reference_receiver")
 
 Scope = Mapping[str, Any]
@@ -62,13 +64,22 @@ class WebhookApp:
         self.inbox: Inbox | None = None
         self._writer: GroupCommit | None = None
         self._processor: Processor | None = None
+        self._reported: str | None = None  # the health problem last logged
         if not config.secret:
             log.warning("WEBHOOK_SECRET is empty: every request is accepted, as for a webhook without a secret")
 
     def start(self) -> None:
+        """Open the inbox and start the writer and the processor; an exception, naming the problem, if the
+        inbox cannot be opened or written (better a service that does not start than one answering 503)."""
         if self._writer is not None:
             return
-        self.inbox = self._given_inbox or open_inbox(self.config)
+        inbox = self._given_inbox or open_inbox(self.config)
+        problem = inbox.writable()
+        if problem is not None:
+            if self._given_inbox is None:
+                inbox.close()
+            raise OSError(problem)
+        self.inbox = inbox
         self._writer = GroupCommit(self.inbox)
         self._processor = Processor(
             self.inbox,
@@ -77,7 +88,8 @@ class WebhookApp:
             max_attempts=self.config.max_attempts,
             retention_days=self.config.retention_days,
         ).start()
-        log.info("receiver started", extra={"inbox": self.config.inbox if self._given_inbox is None else "given"})
+        shown = self.config.inbox_shown if self._given_inbox is None else "given"  # without a URL's password
+        log.info("receiver started", extra={"inbox": shown})
 
     def stop(self) -> None:
         """Let the handler in progress finish, store what was accepted, close the inbox."""
@@ -92,7 +104,35 @@ class WebhookApp:
 
     @property
     def healthy(self) -> bool:
-        return bool(self._writer and self._writer.alive and self._processor and self._processor.alive)
+        return self.unavailable() is None
+
+    def unavailable(self) -> str | None:
+        """Why a delivery could not be stored now (None if it could): for the health check, and the log."""
+        if not (self._writer and self._writer.alive):
+            return "the inbox writer is not running"
+        if not (self._processor and self._processor.alive):
+            return "the processor is not running"
+        if self.inbox is None:
+            return "the inbox is not open"
+        try:
+            return self.inbox.writable()
+        except Exception as e:  # a store of one's own that fails to say: it cannot be trusted to write
+            return f"the inbox cannot tell whether it can be written: {type(e).__name__}"
+
+    async def _health(self) -> bytes | None:
+        """None if healthy, else the body of the 503. The reason goes to the log, once per change: it may
+        name a path, and a load balancer polls every few seconds."""
+        try:  # off the event loop: a store of one's own may ask a server (PostgreSQL)
+            problem = await asyncio.wait_for(asyncio.to_thread(self.unavailable), _HEALTH_TIMEOUT)
+        except TimeoutError:
+            problem = f"the inbox did not say within {_HEALTH_TIMEOUT:g} s whether it can be written"
+        if problem != self._reported:
+            if problem is None:
+                log.info("healthy again: the inbox can be written")
+            else:
+                log.error("unhealthy: answering 503 at %s", HEALTH_PATH, extra={"reason": problem})
+            self._reported = problem
+        return None if problem is None else b'{"status": "unavailable"}'
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -106,8 +146,8 @@ class WebhookApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self.start()
-                except Exception as e:  # e.g. the inbox's directory does not exist
-                    await send({"type": "lifespan.startup.failed", "message": f"cannot open the inbox: {e}"})
+                except Exception as e:  # the inbox's directory does not exist, its file is read-only...
+                    await send({"type": "lifespan.startup.failed", "message": f"cannot start: {e}"})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -121,8 +161,8 @@ class WebhookApp:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            healthy = self.healthy
-            await _respond(send, 200 if healthy else 503, b'{"status": "ok"}' if healthy else b"{}")
+            unhealthy = await self._health()
+            await _respond(send, 200 if unhealthy is None else 503, unhealthy or b'{"status": "ok"}')
             return
         try:
             answer, duplicate = await self._deliver(method, path, scope["headers"], receive)

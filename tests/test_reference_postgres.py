@@ -4,10 +4,12 @@ many replicas and processors on one database, on a real server started for the s
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import psycopg
@@ -197,7 +199,9 @@ def test_connections_the_server_dropped_are_opened_again(url: str) -> None:
     inbox = PostgresInbox(url)
     inbox.put_many([record("a")])
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'webhook-receiver %'")
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'webhook-receiver %'"
+        )
     assert inbox.put_many([record("b")]) == [True]  # once more, on a new connection
     assert inbox.writable() is None
     assert len(inbox.events()) == 2
@@ -243,3 +247,23 @@ def test_text_a_json_payload_can_carry_is_stored_as_sent(url: str) -> None:
     assert (stored.record.key, stored.record.resource, stored.record.occurred_at) == (odd.key, odd.resource, "\x00")
     assert inbox.put_many([odd]) == [False]
     inbox.close()
+
+
+def test_the_database_password_is_never_logged_or_shown(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reference_receiver import Config, create_app, start_in_thread
+
+    # The test server trusts 127.0.0.1, so any password opens it: the URL carries one as production URLs do.
+    url = postgres.fresh_schema().replace("postgres@", "postgres:db-password-0123456789@")
+    config = Config(secret="s" * 30, inbox=url)
+    with caplog.at_level(logging.DEBUG), start_in_thread(create_app(config)) as server:
+        body = json.dumps({"event": "Site Status Update", "data": {"doctype": "Site", "name": "a", "status": "Active"}})
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            server.url, body.encode(), {"Content-Type": "application/json", "X-Webhook-Secret": "s" * 30}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            assert answer.status == 200
+    shown = caplog.text + repr(config) + str(config) + "".join(repr(r.__dict__) for r in caplog.records)
+    assert "db-password-0123456789" not in shown
+    assert "receiver started" in caplog.text
