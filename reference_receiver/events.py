@@ -1,9 +1,9 @@
 """What this receiver relies on in each of the Cloud's events, as data.
 
 The receiver is meant to be copied out of this kit, so it carries its own small catalogue instead of
-the JSON Schemas: the keys it needs (a delivery without them is refused with 400), the keys that
-identify one event (the Cloud sends no delivery id, so duplicates are recognised by content), and the
-payload's own clock (arrival order is not the order of events). ``tests/test_reference_receiver.py``
+the JSON Schemas: the keys it needs (a delivery without them is refused with 400), the payload's own clock
+(arrival order is not the order of events) and the resource whose events are put in order. Duplicates are
+recognised by the whole payload (``core``), not by keys listed here. ``tests/test_reference_receiver.py``
 checks this table against ``schemas/``.
 """
 
@@ -18,13 +18,11 @@ VALIDATE = "Webhook Validate"
 
 @dataclass(frozen=True)
 class Rule:
-    """How one event is checked, deduplicated and ordered."""
+    """How one event is checked and ordered."""
 
     doctype: str
     #: Keys a handler relies on: present, and a string. Anything else may drift without a rejection.
     required: tuple[str, ...]
-    #: The keys whose values make two deliveries the same event (cloud-sender.md §7).
-    identity: tuple[str, ...]
     #: The payload's own timestamp, by which events of one resource are put in order.
     clock: str
     #: The key naming the resource whose events must be processed in order.
@@ -34,18 +32,13 @@ class Rule:
 
 
 _STATUS = ("doctype", "name", "status")
-_SNAPSHOT_ID = ("doctype", "name", "status", "modified")
 
 RULES: dict[str, Rule] = {
-    "Site Status Update": Rule("Site", _STATUS, _SNAPSHOT_ID, "modified", "name", snapshot=True),
-    "Bench Status Update": Rule("Bench", _STATUS, _SNAPSHOT_ID, "modified", "name", snapshot=True),
-    "Bench Deploy Status Update": Rule(
-        "Deploy Candidate Build", _STATUS, _SNAPSHOT_ID, "modified", "name", snapshot=True
-    ),
+    "Site Status Update": Rule("Site", _STATUS, "modified", "name", snapshot=True),
+    "Bench Status Update": Rule("Bench", _STATUS, "modified", "name", snapshot=True),
+    "Bench Deploy Status Update": Rule("Deploy Candidate Build", _STATUS, "modified", "name", snapshot=True),
     # Each plan change is its own document (a random name), fired once; a site's changes are ordered.
-    "Site Plan Change": Rule(
-        "Site Plan Change", ("doctype", "name", "type"), ("name",), "timestamp", "site", snapshot=False
-    ),
+    "Site Plan Change": Rule("Site Plan Change", ("doctype", "name", "type"), "timestamp", "site", snapshot=False),
 }
 
 DOCUMENT_EVENTS: tuple[str, ...] = tuple(RULES)
