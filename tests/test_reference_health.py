@@ -37,7 +37,10 @@ from reference_receiver import Config, Record, RunningServer, SqliteInbox, Webho
 SECRET = "Zq8vN3kP0wLr5TbX2mYc7HdJ4sFa9G"
 OK = (200, b'{"status": "ok"}')
 UNAVAILABLE = (503, b'{"status": "unavailable"}')
-NOBODY = 65534  # uid and gid of nobody/nogroup on Debian and most others
+#: Root without the capabilities that let it read and write any file whatever its mode: it obeys file modes
+#: as their owner does, and still reads the interpreter's environment (tox keeps its venvs 0700, so another
+#: user such as nobody could not even import uvicorn).
+WITHOUT_ROOTS_OVERRIDES = ["--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
 
 
 def delivery(name: str, **change: object) -> bytes:
@@ -243,18 +246,17 @@ def test_startup_fails_naming_an_inbox_it_cannot_write(read_only_inbox: Path) ->
 
 @pytest.fixture
 def user_dir() -> Iterator[tuple[Path, list[str]]]:
-    """A directory of the user the receiver runs as, and the command prefix that runs it so: nobody when
-    the tests run as root (root may write any file whatever its mode), else this user. pytest's own
-    temporary directories are closed to other users, so this one is made beside them."""
+    """A directory of the user the receiver runs as, and the command prefix that runs it so: root without
+    its file overrides when the tests run as root (root may write any file whatever its mode), else this
+    user."""
     directory = Path(tempfile.mkdtemp(prefix="reference-inbox-"))
     try:
         prefix: list[str] = []
         if os.geteuid() == 0:
             setpriv = shutil.which("setpriv")
             if setpriv is None:
-                pytest.skip("running as root without setpriv: a file's mode cannot be tested as another user")
-            os.chown(directory, NOBODY, NOBODY)
-            prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+                pytest.skip("running as root without setpriv: a file's mode cannot be tested without root's overrides")
+            prefix = [setpriv, *WITHOUT_ROOTS_OVERRIDES]
         yield directory, prefix
     finally:
         os.chmod(directory, 0o700)
@@ -288,8 +290,6 @@ def test_the_module_exits_non_zero_naming_a_read_only_inbox_file(user_dir: tuple
     inbox = directory / "inbox.sqlite3"
     with contextlib.closing(SqliteInbox(str(inbox))):
         pass
-    if prefix:
-        os.chown(inbox, NOBODY, NOBODY)
     inbox.chmod(0o400)
     code, output = start_up_output(prefix, inbox)
     assert code != 0
@@ -302,8 +302,6 @@ def test_the_module_exits_non_zero_naming_a_directory_it_cannot_create_the_inbox
     directory, prefix = user_dir
     locked = directory / "locked"
     locked.mkdir()
-    if prefix:
-        os.chown(locked, NOBODY, NOBODY)
     locked.chmod(0o500)
     code, output = start_up_output(prefix, locked / "inbox.sqlite3")
     assert code != 0
