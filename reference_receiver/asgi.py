@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .config import MEMORY, Config
+from .config import MEMORY, Config, is_postgres
 from .core import Answer, Receiver
 from .inbox import GroupCommit, Inbox, MemoryInbox, SqliteInbox
 from .processing import Handler, Processor
@@ -44,11 +44,6 @@ def open_inbox(config: Config) -> Inbox:
 
         return PostgresInbox(config.inbox)
     return SqliteInbox(config.inbox)
-
-
-def is_postgres(inbox: str) -> bool:
-    """Whether WEBHOOK_INBOX names a PostgreSQL database (a URL) rather than a SQLite file."""
-    return inbox.startswith(("postgresql://", "postgres://"))
 
 
 class WebhookApp:

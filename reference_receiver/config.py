@@ -36,6 +36,9 @@ class Config:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
+        problem = _inbox_problem(self.inbox)
+        if problem is not None:
+            raise ValueError(f"WEBHOOK_INBOX {problem}")
         for name in ("secret", "previous_secret"):
             value: str = getattr(self, name)
             if value != value.strip():  # servers strip header whitespace, so it could never match
@@ -111,6 +114,29 @@ _FILTERED = "[Filtered]"
 _USERINFO_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)(?P<password>.*)(?=@)", re.DOTALL)
 #: A password given as a query parameter (libpq takes ``?password=`` and ``?sslpassword=``).
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&][^=&#]*password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+#: What makes WEBHOOK_INBOX a PostgreSQL database rather than a SQLite file (the schemes libpq takes).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_KEYWORD_DSN = re.compile(r"(^|\s)(host|hostaddr|dbname|user|password|port|service)\s*=")
+
+
+def is_postgres(inbox: str) -> bool:
+    """Whether WEBHOOK_INBOX names a PostgreSQL database (a URL) rather than a SQLite file."""
+    return inbox.startswith(POSTGRES_SCHEMES)
+
+
+def _inbox_problem(inbox: str) -> str | None:
+    """Why WEBHOOK_INBOX would not be read as meant, or None. Never quotes it: it may hold a password."""
+    if is_postgres(inbox):
+        return None
+    if inbox.lower().startswith(POSTGRES_SCHEMES) or inbox.lower().startswith("postgresql+"):
+        return "must start with postgresql:// or postgres://, in lower case and without a driver name"
+    if "://" in inbox:
+        return "is a URL, but not a PostgreSQL one: give a postgresql:// URL or a SQLite file path"
+    if _KEYWORD_DSN.search(inbox):
+        return "looks like a libpq keyword string (host=... dbname=...): give it as a postgresql:// URL"
+    return None
 
 
 def redact_url(text: str) -> str:

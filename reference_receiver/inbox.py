@@ -69,6 +69,8 @@ class Claim:
     settle: Callable[[Outcome], None]
     #: The store's connection, inside the claim's transaction (None for stores without one).
     connection: Any = field(default=None)
+    #: After the handlers: why their writes cannot commit (a handler swallowed a database error), or None.
+    problem: Callable[[], str | None] = field(default=lambda: None)
 
 
 class Inbox(Protocol):
@@ -524,8 +526,10 @@ class GroupCommit:
     thread, the next one gathers. The loop is woken once per batch, not once per request.
     """
 
-    def __init__(self, inbox: Inbox, max_batch: int = 512) -> None:
+    def __init__(self, inbox: Inbox, max_batch: int = 512, timeout: float = 4.0) -> None:
         self.inbox = inbox
+        #: Seconds a request waits for its store: less than the Cloud's 5 s timeout.
+        self.timeout = timeout
         self._max_batch = max_batch
         self._waiting: list[tuple[Record, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -540,7 +544,10 @@ class GroupCommit:
         self._waiting.append((record, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        try:  # a store that cannot finish before the Cloud gives up answers 503; the Cloud retries
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"the inbox did not store the event within {self.timeout:g} s") from None
 
     @property
     def alive(self) -> bool:

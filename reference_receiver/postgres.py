@@ -24,9 +24,11 @@ whatever the database's collation.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -43,6 +45,13 @@ T = TypeVar("T")
 TABLE = "webhook_inbox"
 #: The start of the application_name of the inbox's connections, followed by the process id.
 APPLICATION = "webhook-receiver"
+#: Every statement of the receiver's own ends within this, and waits for a lock no longer than the second:
+#: a store that cannot finish before the Cloud's 5 s timeout answers 503 rather than leave it waiting (a
+#: migration's LOCK TABLE held every delivery for its whole length). Handlers' own queries are not limited.
+STATEMENT_TIMEOUT, LOCK_TIMEOUT = "4s", "2s"
+#: How long the health check's answer is kept: a load balancer's polls, or a flood of them, cost one query
+#: a second on one connection.
+HEALTH_TTL = 1.0
 #: Held while the schema is created: replicas starting together would otherwise race on CREATE TABLE.
 _SCHEMA_LOCK = 0x7765626B  # "webk"
 
@@ -82,7 +91,7 @@ class PostgresInbox:
     """The inbox in one PostgreSQL table. Every method may be called from any thread: each thread has its
     own connection, opened again after the server went away."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, health_ttl: float = HEALTH_TTL) -> None:
         self._url = url
         self._connect_timeout = connect_timeout
         self._local = threading.local()
@@ -90,13 +99,20 @@ class PostgresInbox:
         self._lock = threading.Lock()
         self._closed = False
         self._write_error: str | None = None  # the last write's failure, until a write succeeds
+        self._health_lock = threading.Lock()
+        self._health: psycopg.Connection[Any] | None = None
+        self._health_ttl = health_ttl
+        self._health_answer: tuple[float, str | None] = (-health_ttl, None)
         try:
             with self._writing() as db:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                db.execute(_SCHEMA)
+                # Created once; a replica's user may then only read and write it (not own it).
+                if _one(db, "SELECT to_regclass(%s) IS NULL", (TABLE,)):
+                    db.execute(_SCHEMA)
         except psycopg.Error as e:  # the message names the server and the cause, never the password
             self.close()
-            raise OSError(f"cannot open the PostgreSQL inbox: {type(e).__name__}: {e}".strip()) from None
+            reason = _without_password(f"{type(e).__name__}: {e}", url)  # libpq may quote a bad URL's parts
+            raise OSError(f"cannot open the PostgreSQL inbox: {reason}".strip()) from None
         problem = self.writable()
         if problem is not None:
             self.close()
@@ -112,15 +128,20 @@ class PostgresInbox:
             raise RuntimeError("the inbox is closed")
         db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
         if db is None or db.closed or db.broken:
-            db = psycopg.connect(
-                self._url,
-                autocommit=True,  # transactions are explicit: db.transaction()
-                connect_timeout=max(1, round(self._connect_timeout)),
-                application_name=f"{APPLICATION} {os.getpid()}",  # which replica holds a connection
-            )
-            self._local.db = db
-            with self._lock:
-                self._connections = [c for c in self._connections if not c.closed] + [db]
+            db = self._local.db = self._connect()
+        return db
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        db = psycopg.connect(
+            self._url,
+            autocommit=True,  # transactions are explicit: db.transaction()
+            connect_timeout=max(1, round(self._connect_timeout)),
+            application_name=f"{APPLICATION} {os.getpid()}",  # which replica holds a connection
+        )
+        db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        with self._lock:
+            self._connections = [c for c in self._connections if not c.closed] + [db]
         return db
 
     @contextlib.contextmanager
@@ -130,7 +151,8 @@ class PostgresInbox:
         try:
             yield db
         except psycopg.OperationalError:
-            db.close()
+            if db.broken:  # a timeout leaves the connection usable; a dead server does not
+                db.close()
             raise
 
     def _call(self, work: Callable[[psycopg.Connection[Any]], T], *, write: bool = False) -> T:
@@ -141,7 +163,8 @@ class PostgresInbox:
         try:
             return self._once(work, write)
         except psycopg.OperationalError:
-            if not kept:
+            db = getattr(self._local, "db", None)
+            if not kept or db is None or not db.closed:  # only a connection found dead is worth a new one
                 raise
             return self._once(work, write)
 
@@ -181,7 +204,8 @@ class PostgresInbox:
             return db.execute(
                 f"INSERT INTO {TABLE} (key, event, resource, occurred_at, payload, received_at)"  # noqa: S608 - constant names
                 " SELECT k, e, r, o, p, %s FROM unnest(%s::bytea[], %s::text[], %s::bytea[], %s::bytea[], %s::text[])"
-                " AS t(k, e, r, o, p) ON CONFLICT (key) DO NOTHING RETURNING key",
+                " AS t(k, e, r, o, p) ORDER BY k"  # in key order: replicas storing one batch never deadlock
+                " ON CONFLICT (key) DO NOTHING RETURNING key",
                 (now, *columns),
             ).fetchall()
 
@@ -208,17 +232,21 @@ class PostgresInbox:
 
     @contextlib.contextmanager
     def _claim(self, seq: int, now: float) -> Iterator[Claim | None]:
-        with self._writing() as db:  # not retried: the handlers run inside
+        # Not retried, and not a write for the health check: the handlers run inside.
+        with self._session() as db, db.transaction():
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM {TABLE} AS i WHERE i.seq = %(seq)s AND {_DUE} FOR UPDATE SKIP LOCKED",  # noqa: S608 - constant names
                 {"seq": seq, "now": now},
             ).fetchone()
-            if row is None:  # another processor holds it, or has finished it
-                yield None
+            # The resource too: a later event of it may be in another processor's hands when an earlier one
+            # arrives late; that one is due, and its row is not locked.
+            if row is None or not _one(db, "SELECT pg_try_advisory_xact_lock(%s)", (_lock_key(bytes(row[3])),)):
+                yield None  # another processor holds it or its resource, or has finished it
                 return
+            db.execute("SET LOCAL statement_timeout = 0")  # a handler's own queries take the time they need
             outcomes: list[Outcome] = []
             with db.transaction() as effects:  # a savepoint around what the handlers write
-                yield Claim(_stored(row), outcomes.append, db)
+                yield Claim(_stored(row), outcomes.append, db, lambda: _aborted(db))
                 if not outcomes or outcomes[-1].state != "done":
                     raise psycopg.Rollback(effects)  # a failed attempt's writes are undone with it
             _settle(db, outcomes)
@@ -237,34 +265,57 @@ class PostgresInbox:
         self._call(lambda db: _settle(db, outcomes), write=True)
 
     def purge(self, before: float) -> int:
-        return self._call(
-            lambda db: (
-                db.execute(
-                    f"DELETE FROM {TABLE} WHERE state IN ('done', 'superseded', 'ignored') AND received_at < %s",  # noqa: S608 - constant names
-                    (before,),
-                ).rowcount
-            ),
-            write=True,
-        )
+        def delete(db: psycopg.Connection[Any]) -> int:
+            db.execute("SET LOCAL statement_timeout = 0")  # a week of events may take a while; no request waits
+            return db.execute(
+                f"DELETE FROM {TABLE} WHERE state IN ('done', 'superseded', 'ignored') AND received_at < %s",  # noqa: S608 - constant names
+                (before,),
+            ).rowcount
+
+        return self._call(delete, write=True)
 
     def events(self) -> list[Stored]:
         rows = self._call(lambda db: db.execute(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY seq").fetchall())  # noqa: S608 - constant names
         return [_stored(row) for row in rows]
 
     def writable(self) -> str | None:
-        """None when the server answers, is not a read-only standby or session, and the last write did not
-        fail (a full disk shows there: PostgreSQL reports it when it writes)."""
-        try:
-            row = self._call(
-                lambda db: db.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
-            )
-        except psycopg.Error as e:
-            return f"the database cannot be reached: {type(e).__name__}"
+        """None when the server answers, is not a read-only standby or session, and a write works: after a
+        failed write (a full disk shows there) a write that changes nothing is tried, so health recovers with
+        the server, not with the next delivery. One query at a time, on a connection of its own, kept for
+        HEALTH_TTL: health checks cannot take the database's connections."""
+        with self._health_lock:
+            checked_at, answer = self._health_answer
+            if time.monotonic() - checked_at >= self._health_ttl:
+                answer = self._check()
+                self._health_answer = (time.monotonic(), answer)
+            return answer
+
+    def _check(self) -> str | None:
+        kept = self._health is not None and not self._health.closed
+        failure = ""
+        for attempt in (1, 2):
+            try:
+                return self._ask()
+            except psycopg.Error as e:
+                failure = type(e).__name__
+                dropped = kept and self._health is not None and self._health.broken
+                if attempt == 2 or not dropped:  # once more only on a connection the server dropped
+                    break
+        return f"the database cannot be reached or written: {failure}"
+
+    def _ask(self) -> str | None:
+        if self._health is None or self._health.closed or self._health.broken:
+            self._health = self._connect()
+        row = self._health.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
         if row is None or row[0]:
             return "the database is a read-only standby"
         if row[1] == "on":
             return "the database's sessions are read-only"
-        return self._write_error
+        if self._write_error is not None:
+            with self._health.transaction():
+                self._health.execute(f"UPDATE {TABLE} SET seq = seq WHERE false")  # noqa: S608 - constant names
+            self._write_error = None
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -272,6 +323,34 @@ class PostgresInbox:
             for db in self._connections:
                 db.close()
             self._connections.clear()
+            self._health = None
+
+
+def _without_password(text: str, url: str) -> str:
+    try:
+        password = urllib.parse.urlsplit(url).password
+    except ValueError:
+        password = None
+    for spelling in {password, urllib.parse.unquote(password or "")} - {None, ""}:
+        text = text.replace(str(spelling), "[Filtered]")
+    return text
+
+
+def _one(db: psycopg.Connection[Any], query: str, params: tuple[Any, ...]) -> Any:
+    row = db.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def _lock_key(resource: bytes) -> int:
+    """The advisory lock of a resource: 64 bits of its hash, as PostgreSQL's signed bigint."""
+    return int.from_bytes(hashlib.sha256(b"webhook-inbox:" + resource).digest()[:8], "big", signed=True)
+
+
+def _aborted(db: psycopg.Connection[Any]) -> str | None:
+    """Why the handlers' writes cannot commit: a handler caught a database error and went on."""
+    if db.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+        return "a handler's database error left its transaction aborted (its writes are undone): let it raise"
+    return None
 
 
 def _settle(db: psycopg.Connection[Any], outcomes: Sequence[Outcome]) -> None:

@@ -104,17 +104,25 @@ class Processor:
             if outcome is not None:
                 quick.append(outcome)
                 continue
-            # Written at once, so a handler that succeeded is not run again after a restart; held, so that
-            # no other processor sharing the store runs it at the same time.
-            with self.inbox.claim(stored, now) as claim:
-                if claim is not None:
-                    claim.settle(self._handle(claim.stored, now, claim.connection))
+            try:
+                self._claim_and_handle(stored, now)
+            except Exception:  # this event's store failed: the others of the batch still go on
+                log.exception("inbox processing failed", extra={"key": stored.record.key[:16]})
         if quick:
             self.inbox.settle(quick)
         if self.retention and now - self._last_purge > 3600:
             self._last_purge = now
             self.inbox.purge(now - self.retention)
         return len(due)
+
+    def _claim_and_handle(self, stored: Stored, now: float) -> None:
+        # Written at once, so a handler that succeeded is not run again after a restart; held, so that no
+        # other processor sharing the store runs it, or its resource, at the same time.
+        with self.inbox.claim(stored, now) as claim:
+            if claim is not None:
+                # Superseded is decided again while held: another processor may have finished a newer one.
+                outcome = self._skip(claim.stored) or self._handle(claim.stored, now, claim.connection, claim.problem)
+                claim.settle(outcome)
 
     def _run(self) -> None:
         try:
@@ -147,13 +155,18 @@ class Processor:
             return Outcome(stored.seq, "superseded")
         return None
 
-    def _handle(self, stored: Stored, now: float, connection: Any = None) -> Outcome:
+    def _handle(
+        self, stored: Stored, now: float, connection: Any = None, problem: Callable[[], str | None] | None = None
+    ) -> Outcome:
         record = stored.record
         data = json.loads(record.payload)["data"]
         event = Event(record.event, data, record.key, stored.attempts + 1, connection)
         try:
             for handler in self.handlers[record.event]:
                 handler(event)
+            why = problem() if problem is not None else None
+            if why is not None:
+                raise RuntimeError(why)
         except BaseException as e:  # even SystemExit: one event must not stop the processing of all others
             return self._failed(stored, e, now)
         return Outcome(stored.seq, "done")

@@ -15,10 +15,11 @@ import inspect
 import socket
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-from .asgi import WebhookApp, is_postgres
-from .config import Config
+from .asgi import WebhookApp
+from .config import Config, is_postgres
 from .serve import _listen, configure_logging, raise_open_files_limit, uvicorn_config
 
 __all__ = ["refusal", "serve_workers", "worker_app"]
@@ -54,14 +55,24 @@ def _supervisor(settings: uvicorn.Config, sock: socket.socket) -> Multiprocess:
 
 
 def serve_workers(config: Config, host: str, port: int, workers: int) -> bool:
-    """Serve with ``workers`` processes until SIGINT or SIGTERM. OSError if the address cannot be listened on."""
+    """Serve with ``workers`` processes until SIGINT or SIGTERM; False if a worker could not start (uvicorn
+    then stops them all). OSError if the address cannot be listened on."""
     raise_open_files_limit()  # inherited by the workers
     sock = _listen(host, port)
     settings = uvicorn_config(
         f"{__name__}:worker_app", host, sock.getsockname()[1], config=config, factory=True, workers=workers
     )
+    supervisor = _supervisor(settings, sock)
     try:
-        _supervisor(settings, sock).run()
+        supervisor.run()
     finally:
         sock.close()
-    return True
+    # uvicorn stops every worker when one fails to start (the inbox unreachable, say) and still returns:
+    # say so, so that the exit code is not 0 and a service manager starts the receiver again.
+    return not any(_exit_code(worker) == STARTUP_FAILURE for worker in supervisor.processes)
+
+
+def _exit_code(worker: object) -> int | None:
+    process = getattr(worker, "process", worker)
+    code = getattr(process, "exitcode", None)
+    return code if isinstance(code, int) else None

@@ -3,14 +3,17 @@ many replicas and processors on one database, on a real server started for the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -196,7 +199,7 @@ def test_a_processor_killed_while_holding_an_event_frees_it_at_once(url: str) ->
 
 
 def test_connections_the_server_dropped_are_opened_again(url: str) -> None:
-    inbox = PostgresInbox(url)
+    inbox = PostgresInbox(url, health_ttl=0)
     inbox.put_many([record("a")])
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(
@@ -214,7 +217,7 @@ def test_a_database_made_read_only_is_reported_by_the_health_check_and_refused_a
     with psycopg.connect(postgres.url, autocommit=True) as db:
         db.execute("CREATE DATABASE turns_read_only")
     url = postgres.url_for("turns_read_only")
-    inbox = PostgresInbox(url)
+    inbox = PostgresInbox(url, health_ttl=0)
     try:
         assert inbox.writable() is None
         with psycopg.connect(postgres.url, autocommit=True) as db:
@@ -225,7 +228,7 @@ def test_a_database_made_read_only_is_reported_by_the_health_check_and_refused_a
         assert inbox.writable() == "the database's sessions are read-only"
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             inbox.put_many([record("a")])
-        with pytest.raises(OSError, match=r"cannot open the PostgreSQL inbox: .*read-only"):
+        with pytest.raises(OSError, match=r"PostgreSQL inbox.*read-only"):
             PostgresInbox(url)
     finally:
         inbox.close()
@@ -267,3 +270,137 @@ def test_the_database_password_is_never_logged_or_shown(
     shown = caplog.text + repr(config) + str(config) + "".join(repr(r.__dict__) for r in caplog.records)
     assert "db-password-0123456789" not in shown
     assert "receiver started" in caplog.text
+
+
+# --- Found by review: each of these broke once --------------------------------------------------------------
+
+
+def test_a_handler_that_swallows_a_database_error_fails_its_attempt_and_holds_up_nothing_else(url: str) -> None:
+    inbox = PostgresInbox(url)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE effects (key TEXT PRIMARY KEY)")
+        db.execute("INSERT INTO effects VALUES ('taken')")
+
+    def handler(event: Event) -> None:  # the "idempotent insert" written the wrong way
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            event.connection.execute("INSERT INTO effects (key) VALUES ('taken')")
+
+    def fine(event: Event) -> None:
+        pass
+
+    processor = Processor(inbox, {"Site Status Update": [handler], "Bench Status Update": [fine]}, order_window=0)
+    inbox.put_many([record("a"), record("b", event="Bench Status Update")])
+    processor.run_once(time.time() + 1)
+    states = {s.record.event: (s.state, s.attempts, s.last_error or "") for s in inbox.events()}
+    assert states["Bench Status Update"][0] == "done"  # the other event went on
+    state, attempts, error = states["Site Status Update"]
+    assert (state, attempts) == ("pending", 1)  # a failed attempt, retried later, failed in the end
+    assert "left its transaction aborted" in error
+    assert inbox.writable() is None  # a handler's error is not the store's
+    inbox.close()
+
+
+def test_an_earlier_event_arriving_while_a_later_one_is_in_hand_waits_and_is_superseded(
+    replicas: list[PostgresInbox],
+) -> None:
+    first, second = replicas
+    first.put_many([record("a", "2030-01-01 00:00:02")])
+    now = time.time() + 10
+    (later,) = first.due(now, now, 10)
+    handled: list[str] = []
+    handlers: dict[str, list[Handler]] = {"Site Status Update": [lambda e: handled.append(e.data["modified"])]}
+    processor = Processor(second, handlers, order_window=0)
+    with first.claim(later, now) as claim:
+        assert claim is not None
+        second.put_many([record("a", "2030-01-01 00:00:01")])  # a retry of an older snapshot, late, elsewhere
+        processor.run_once(now)
+        assert handled == []  # not while the later one is in another processor's hands
+        claim.settle(_done(later.seq))  # type: ignore[arg-type]
+    processor.run_once(now)
+    assert handled == []
+    assert {s.record.occurred_at: s.state for s in first.events()} == {
+        "2030-01-01 00:00:02": "done",
+        "2030-01-01 00:00:01": "superseded",
+    }
+
+
+def test_a_store_behind_a_held_table_lock_gives_up_instead_of_waiting(url: str) -> None:
+    inbox = PostgresInbox(url, health_ttl=0)
+    with psycopg.connect(url) as migration:
+        migration.execute("LOCK TABLE webhook_inbox IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+        with pytest.raises(psycopg.OperationalError):  # lock_timeout: a 503, not a wait as long as the lock
+            inbox.put_many([record("a")])
+        assert inbox.writable() is not None
+        migration.rollback()
+    assert inbox.writable() is None  # recovered with the server, before any delivery succeeds
+    assert inbox.put_many([record("a")]) == [True]
+    inbox.close()
+
+
+def test_health_checks_share_one_connection_however_many_come_at_once(url: str) -> None:
+    inbox = PostgresInbox(url)
+    inbox.put_many([record("a")])
+    threads = [threading.Thread(target=lambda: [inbox.writable() for _ in range(20)]) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'webhook-receiver %'"
+        ).fetchone()
+    assert row is not None
+    assert row[0] <= 2  # this thread's and the health check's
+    inbox.close()
+
+
+def test_a_user_who_may_only_read_and_write_the_table_can_run_the_receiver(postgres: PostgresServer) -> None:
+    url = postgres.fresh_schema()
+    PostgresInbox(url).close()  # the table is made once, by its owner
+    schema = url.rsplit("%3D", 1)[1]
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        db.execute("DROP ROLE IF EXISTS replica_user")
+        db.execute("CREATE ROLE replica_user LOGIN")
+        db.execute(f"GRANT USAGE ON SCHEMA {schema} TO replica_user")
+        db.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.webhook_inbox TO replica_user")
+        db.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO replica_user")
+    inbox = PostgresInbox(url.replace("postgres@", "replica_user@"))
+    assert inbox.put_many([record("a")]) == [True]
+    assert inbox.writable() is None
+    inbox.close()
+
+
+@pytest.mark.parametrize(
+    "inbox",
+    [
+        "host=db.internal user=webhooks password=Hunter2-pw dbname=webhooks",
+        "postgresql+psycopg://webhooks:Hunter2-pw@db.internal/webhooks",
+        "POSTGRESQL://webhooks:Hunter2-pw@db.internal/webhooks",
+        "mysql://webhooks:Hunter2-pw@db.internal/webhooks",
+    ],
+)
+def test_an_inbox_value_that_is_not_a_file_or_a_postgresql_url_is_refused_without_quoting_it(inbox: str) -> None:
+    from reference_receiver import Config
+
+    with pytest.raises(ValueError, match="WEBHOOK_INBOX") as refused:
+        Config(secret="s" * 30, inbox=inbox)
+    assert "Hunter2" not in str(refused.value)
+
+
+def test_a_bad_url_s_parts_are_not_quoted_back_with_its_password(postgres: PostgresServer) -> None:
+    url = f"postgresql://postgres:Leak%zzMe@127.0.0.1:{postgres.port}/postgres"
+    with pytest.raises(OSError, match="cannot open the PostgreSQL inbox") as refused:
+        PostgresInbox(url)
+    assert "Leak" not in str(refused.value)
+
+
+def test_workers_that_cannot_start_end_the_receiver_with_a_failure(tmp_path: Path) -> None:
+    env = {**os.environ, "WEBHOOK_SECRET": "s" * 30, "WEBHOOK_INBOX": "postgresql://u@127.0.0.1:9/db"}
+    result = subprocess.run(
+        [sys.executable, "-m", "reference_receiver", "--workers", "2", "--port", "0"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0  # uvicorn's supervisor returns normally when a worker fails to start
