@@ -152,7 +152,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "check":
         _parser().error(f"options after -- are for 'check' only, not {args.command!r}")
     command = {"check": _check, "send": _send, "serve": _serve, "requirements": _requirements}[args.command]
-    return command(args)
+    try:
+        return command(args)
+    except BrokenPipeError:  # `requirements | head`: the reader has what it wanted
+        _quiet_stdout()
+        return ExitCode.OK
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -266,7 +277,13 @@ def _read_data(path: str, event: str) -> dict[str, object]:
 def _serve(args: argparse.Namespace) -> int:
     from reference_receiver.__main__ import main as serve_main
 
-    return serve_main(["--port", str(args.port), "--host", args.host, "--workers", args.workers])
+    # The receiver is a template of its own and exits 2 on a bad environment or option; here that is the
+    # kit's usage error, as the README's table says.
+    try:
+        code = serve_main(["--port", str(args.port), "--host", args.host, "--workers", args.workers])
+    except SystemExit as exit_:  # argparse, on a bad --workers
+        code = exit_.code if isinstance(exit_.code, int) else 2
+    return ExitCode.USAGE_ERROR if code == 2 else code
 
 
 def _requirements(args: argparse.Namespace) -> int:

@@ -280,12 +280,25 @@ def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 8000) -> bool:
     """
     raise_open_files_limit()  # before the socket: a connection is a file descriptor
     sock = _listen(host, port)  # here, not in uvicorn, which would log the error and exit the process
+    announce(sock)
     server = uvicorn.Server(uvicorn_config(app, host, sock.getsockname()[1]))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
     return bool(server.started)
+
+
+def webhook_url(sock: socket.socket) -> str:
+    """The webhook URL a listening socket serves (behind TLS, the public one is https and your host's)."""
+    host, port = sock.getsockname()[:2]
+    netloc = f"[{host}]" if ":" in host else host
+    return f"http://{netloc}:{port}/webhook"
+
+
+def announce(sock: socket.socket) -> None:
+    """Say where the receiver listens: with --port 0, the log is the only place to learn the port."""
+    logging.getLogger("reference_receiver").info("listening", extra={"url": webhook_url(sock)})
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -337,8 +350,7 @@ class RunningServer:
     def __init__(self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket) -> None:
         self._server, self._thread, self._sock = server, thread, sock
         self.host, self.port = sock.getsockname()[:2]
-        netloc = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{netloc}:{self.port}/webhook"
+        self.url = webhook_url(sock)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (2 s at most), then stop the app."""

@@ -20,7 +20,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .asgi import WebhookApp
 from .config import Config, is_postgres
-from .serve import _listen, configure_logging, raise_open_files_limit, uvicorn_config
+from .serve import _listen, announce, configure_logging, raise_open_files_limit, uvicorn_config
 
 __all__ = ["refusal", "serve_workers", "worker_app"]
 
@@ -59,6 +59,7 @@ def serve_workers(config: Config, host: str, port: int, workers: int) -> bool:
     then stops them all). OSError if the address cannot be listened on."""
     raise_open_files_limit()  # inherited by the workers
     sock = _listen(host, port)
+    announce(sock)
     settings = uvicorn_config(
         f"{__name__}:worker_app", host, sock.getsockname()[1], config=config, factory=True, workers=workers
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -236,3 +239,53 @@ def test_github_actions_recipe_guards_the_secret_and_uses_real_options() -> None
     # The guard really stops the step when the secret is missing, and lets it through when set.
     assert subprocess.run(["bash", "-c", guard + "&& true"], env={}, capture_output=True, check=False).returncode != 0
     assert subprocess.run(["bash", "-c", guard + "&& true"], env={"WEBHOOK_SECRET": "x"}, check=False).returncode == 0
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # `requirements | head`: the pipe is closed here before the command writes a byte, as head does early.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "requirements", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == ExitCode.OK
+    assert "Traceback" not in errors
+    assert "BrokenPipe" not in errors
+
+
+def test_serve_without_a_secret_is_a_usage_error(tmp_path: Path) -> None:
+    result = cli("serve", "--port", "0", cwd=tmp_path)  # WEBHOOK_SECRET unset
+    assert result.returncode == ExitCode.USAGE_ERROR
+    assert "WEBHOOK_SECRET is not set" in result.stderr
+
+
+def test_serve_says_the_url_it_listens_on(tmp_path: Path) -> None:
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET, "WEBHOOK_INBOX": str(tmp_path / "inbox.sqlite3")}
+    command = [sys.executable, "-m", "harness", "serve", "--port", "0"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        try:
+            url = _listening_url(process.stderr, deadline=time.monotonic() + 30)
+            assert url is not None, "no 'listening' line within 30 s"
+            assert url.startswith("http://127.0.0.1:")
+            assert url.endswith("/webhook")
+            assert main(["send", "Webhook Validate", "--to", url]) == 1  # there: its 401, no secret given
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _listening_url(stream: IO[str], deadline: float) -> str | None:
+    """The URL of the receiver's "listening" log line, waiting no later than ``deadline``."""
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([stream], [], [], left)
+        line = stream.readline() if ready else ""
+        if '"listening"' in line:
+            return str(json.loads(line)["url"])
+        if ready and not line:  # the process ended
+            return None
+    return None
