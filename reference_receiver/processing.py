@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .events import DOCUMENT_EVENTS, RULES
-from .inbox import Inbox, Outcome, Stored
+from .inbox import Claim, Inbox, Outcome, Stored
 
 __all__ = ["HANDLERS", "Event", "Handler", "Processor", "on"]
 
@@ -96,20 +96,19 @@ class Processor:
         """Process what is due now; the number of events handled."""
         now = time.time() if now is None else now
         due = self.inbox.due(now, now - self.order_window, limit=100)
-        quick: list[Outcome] = []  # decided without running a handler: written together
+        ignored: list[Outcome] = []  # no handler wants them: written together, without a claim
         for stored in due:  # one resource appears once in a batch, so its events stay in order
             if self._stop.is_set():
                 break
-            outcome = self._skip(stored)
-            if outcome is not None:
-                quick.append(outcome)
+            if not self.handlers.get(stored.record.event):
+                ignored.append(Outcome(stored.seq, "ignored"))
                 continue
             try:
                 self._claim_and_handle(stored, now)
             except Exception:  # this event's store failed: the others of the batch still go on
                 log.exception("inbox processing failed", extra={"key": stored.record.key[:16]})
-        if quick:
-            self.inbox.settle(quick)
+        if ignored:
+            self.inbox.settle(ignored)
         if self.retention and now - self._last_purge > 3600:
             self._last_purge = now
             self.inbox.purge(now - self.retention)
@@ -120,9 +119,8 @@ class Processor:
         # other processor sharing the store runs it, or its resource, at the same time.
         with self.inbox.claim(stored, now) as claim:
             if claim is not None:
-                # Superseded is decided again while held: another processor may have finished a newer one.
-                outcome = self._skip(claim.stored) or self._handle(claim.stored, now, claim.connection, claim.problem)
-                claim.settle(outcome)
+                # Superseded is decided while held: another processor may just have finished a newer one.
+                claim.settle(self._superseded(claim.stored) or self._handle(claim, now))
 
     def _run(self) -> None:
         try:
@@ -138,11 +136,9 @@ class Processor:
             log.critical("the processor stopped: no event is processed until a restart", exc_info=True)
             raise
 
-    def _skip(self, stored: Stored) -> Outcome | None:
-        """The outcome of an event no handler needs to see, or None."""
+    def _superseded(self, stored: Stored) -> Outcome | None:
+        """ "superseded" for an older snapshot of a document than one already applied, else None."""
         record = stored.record
-        if not self.handlers.get(record.event):
-            return Outcome(stored.seq, "ignored")
         rule = RULES.get(record.event)
         if (
             rule
@@ -155,16 +151,14 @@ class Processor:
             return Outcome(stored.seq, "superseded")
         return None
 
-    def _handle(
-        self, stored: Stored, now: float, connection: Any = None, problem: Callable[[], str | None] | None = None
-    ) -> Outcome:
-        record = stored.record
+    def _handle(self, claim: Claim, now: float) -> Outcome:
+        stored, record = claim.stored, claim.stored.record
         data = json.loads(record.payload)["data"]
-        event = Event(record.event, data, record.key, stored.attempts + 1, connection)
+        event = Event(record.event, data, record.key, stored.attempts + 1, claim.connection)
         try:
             for handler in self.handlers[record.event]:
                 handler(event)
-            why = problem() if problem is not None else None
+            why = claim.problem()
             if why is not None:
                 raise RuntimeError(why)
         except BaseException as e:  # even SystemExit: one event must not stop the processing of all others
