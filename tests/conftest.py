@@ -21,6 +21,7 @@ from werkzeug import Request, Response
 
 from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
 from gallery import Handler, front_door
+from harness.payloads.schemas import sample_data
 from postgres_server import PostgresServer, running_postgres
 
 
@@ -164,6 +165,28 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listened on port {port} within {timeout} s")
+
+
+def site_delivery(name: str) -> bytes:
+    """A real Site Status Update, unique by ``name``, so that what is stored can be told apart."""
+    return json.dumps(
+        {"event": "Site Status Update", "data": {**sample_data("Site Status Update"), "name": name}}
+    ).encode()
+
+
+def raw_exchange(port: int, *parts: bytes, pause: float = 0.0, timeout: float = 5) -> int:
+    """Send exact bytes on one connection (``parts`` ``pause`` s apart); the status of the answer, 0 if the
+    server closed without one."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        for i, part in enumerate(parts):
+            if i and pause:
+                time.sleep(pause)
+            sock.sendall(part)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while b"\r\n" not in answer and (chunk := sock.recv(4096)):
+                answer += chunk
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
 def stored_names(inbox: str | Path) -> list[str]:

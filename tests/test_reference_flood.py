@@ -9,7 +9,6 @@ how fast is for ``benchmarks/flood.py``, at 10,000 connections.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import resource
 import socket
@@ -24,8 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, stop, stored_names, wait_for_port
-from harness.payloads.schemas import sample_data
+from conftest import free_port, site_delivery, stop, stored_names, wait_for_port
 
 SECRET = "flood-reference-secret-0123456789"
 SLOW_CONNECTIONS = 1500  # more than WEBHOOK_MAX_CONNECTIONS' default (1000), which counted them all
@@ -124,18 +122,11 @@ def slow_clients(port: int, count: int) -> Iterator[SlowClients]:
         clients.close()
 
 
-def delivery(name: str) -> bytes:
-    """A real event, unique by ``name``, so that what is stored can be told apart."""
-    return json.dumps(
-        {"event": "Site Status Update", "data": {**sample_data("Site Status Update"), "name": name}}
-    ).encode()
-
-
 def deliver(url: str, name: str) -> int:
     """A real delivery on a new connection, as the Cloud sends it: its status, 0 without an answer."""
     headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
     try:
-        return requests.post(url, data=delivery(name), headers=headers, timeout=5).status_code
+        return requests.post(url, data=site_delivery(name), headers=headers, timeout=5).status_code
     except requests.RequestException:
         return 0
 

@@ -7,21 +7,16 @@ receiver runs as its own process (``python -m reference_receiver``); requests ar
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port, stop, stored_names, wait_for_port
-from harness.payloads.schemas import sample_data
+from conftest import free_port, raw_exchange, site_delivery, stop, stored_names, wait_for_port
 
 SECRET = "framing-reference-secret-0123456789"
 
@@ -49,12 +44,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
         stop(process, timeout=10)
 
 
-def delivery(name: str) -> bytes:
-    return json.dumps(
-        {"event": "Site Status Update", "data": {**sample_data("Site Status Update"), "name": name}}
-    ).encode()
-
-
 def chunked(body: bytes, head: list[str], trailer: list[str]) -> tuple[bytes, bytes]:
     """A chunked POST to /webhook, as (everything up to the last chunk, the trailer and the end)."""
     lines = ["POST /webhook HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
@@ -64,39 +53,25 @@ def chunked(body: bytes, head: list[str], trailer: list[str]) -> tuple[bytes, by
     return start, end
 
 
-def status_of(port: int, *parts: bytes, pause: float = 0.0) -> int:
-    """Send ``parts`` (``pause`` s apart) on one connection; the status of the answer, 0 if none."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        for i, part in enumerate(parts):
-            if i and pause:
-                time.sleep(pause)
-            sock.sendall(part)
-        answer = b""
-        with contextlib.suppress(ConnectionResetError):
-            while b"\r\n" not in answer and (chunk := sock.recv(4096)):
-                answer += chunk
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
-
-
 @pytest.mark.parametrize("pause", [0.0, 0.2], ids=["in-one-write", "trailer-later"])
 def test_a_secret_sent_only_in_a_trailer_gets_401_and_nothing_is_stored(served: Receiver, pause: float) -> None:
     name = f"trailer-secret-{pause}.example.com"
-    start, end = chunked(delivery(name), head=[], trailer=[f"X-Webhook-Secret: {SECRET}"])
+    start, end = chunked(site_delivery(name), head=[], trailer=[f"X-Webhook-Secret: {SECRET}"])
     parts = (start, end) if pause else (start + end,)
-    assert status_of(served.port, *parts, pause=pause) == 401
+    assert raw_exchange(served.port, *parts, pause=pause) == 401
     assert name not in stored_names(served.inbox)
 
 
 def test_a_trailer_cannot_add_a_second_secret_to_the_head(served: Receiver) -> None:
     # Two X-Webhook-Secret fields are refused (which one counts would be a guess): a trailer must not make two.
     name = "trailer-second-secret.example.com"
-    start, end = chunked(delivery(name), head=[f"X-Webhook-Secret: {SECRET}"], trailer=["X-Webhook-Secret: wrong"])
-    assert status_of(served.port, start + end) == 200
+    start, end = chunked(site_delivery(name), head=[f"X-Webhook-Secret: {SECRET}"], trailer=["X-Webhook-Secret: wrong"])
+    assert raw_exchange(served.port, start + end) == 200
     assert name in stored_names(served.inbox)
 
 
 def test_a_chunked_delivery_with_the_secret_in_its_head_and_a_harmless_trailer_is_stored(served: Receiver) -> None:
     name = "trailer-harmless.example.com"  # the positive control: trailers are allowed, only ignored
-    start, end = chunked(delivery(name), head=[f"X-Webhook-Secret: {SECRET}"], trailer=["X-Checksum: 0"])
-    assert status_of(served.port, start + end) == 200
+    start, end = chunked(site_delivery(name), head=[f"X-Webhook-Secret: {SECRET}"], trailer=["X-Checksum: 0"])
+    assert raw_exchange(served.port, start + end) == 200
     assert name in stored_names(served.inbox)

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 import reference_receiver
-from conftest import stored_names
+from conftest import raw_exchange, stored_names
 from harness.payloads.schemas import sample_data
 from reference_receiver import Config, Event, WebhookApp, start_in_thread
 from reference_receiver.__main__ import main
@@ -80,17 +80,6 @@ def post(url: str, body: bytes, secret: str | None = SECRET, **headers: str) -> 
     if secret is not None:
         sent["X-Webhook-Secret"] = secret
     return requests.post(url, data=body, headers=sent, timeout=5, allow_redirects=False)
-
-
-def raw_exchange(port: int, request: bytes, timeout: float = 5) -> int:
-    """Send exact bytes; the status of the answer (0 if the server closed without one)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(request)
-        answer = b""
-        with contextlib.suppress(ConnectionResetError):
-            while b"\r\n" not in answer and (chunk := sock.recv(4096)):
-                answer += chunk
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
 def raw_request(

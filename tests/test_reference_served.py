@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import SuiteRun, free_port, stop, stored_names, wait_for_port
+from conftest import SuiteRun, free_port, site_delivery, stop, stored_names, wait_for_port
 from harness.config.exitcodes import ExitCode
-from harness.payloads.schemas import sample_data
 
 SECRET = "served-reference-secret-0123456789"
 HERE = Path(__file__).parent
@@ -59,17 +58,11 @@ def running(inbox: Path, port: int | None = None, script: Path | None = None, **
             stop(receiver.process, timeout=10)
 
 
-def delivery(name: str) -> bytes:
-    return json.dumps(
-        {"event": "Site Status Update", "data": {**sample_data("Site Status Update"), "name": name}}
-    ).encode()
-
-
 def deliver(url: str, name: str) -> bool:
     """Whether the receiver acknowledged the delivery (2xx)."""
     headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
     try:
-        return requests.post(url, data=delivery(name), headers=headers, timeout=5).ok
+        return requests.post(url, data=site_delivery(name), headers=headers, timeout=5).ok
     except requests.RequestException:
         return False
 
@@ -146,7 +139,7 @@ def test_the_crash_test_catches_a_receiver_that_acknowledges_before_storing(tmp_
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path: Path) -> None:
-    body = delivery("in-flight.example.com")
+    body = site_delivery("in-flight.example.com")
     head = (
         "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"X-Webhook-Secret: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n"
