@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tools
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
 from gallery import Handler, front_door
 from harness.payloads.schemas import sample_data
-from postgres_server import PostgresServer, running_postgres
+from postgres_server import MISSING as POSTGRES_MISSING
+from postgres_server import PostgresServer, binaries, running_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,10 @@ def _root_logger_restored() -> Iterator[None]:
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session, on loopback, in a temporary directory.
 
-    A failure, not a skip, when it cannot start: CI installs the server so that these tests run."""
+    Skipped where PostgreSQL is not installed (a failure under .ci/run, which installs it); a failure
+    when an installed server cannot start."""
+    if binaries() is None:
+        tools.missing(POSTGRES_MISSING)
     try:
         with running_postgres() as server:
             yield server

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PostgresServer", "binaries", "running_postgres"]
+__all__ = ["MISSING", "PostgresServer", "binaries", "running_postgres"]
 
 MISSING = "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql"
 

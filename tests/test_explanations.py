@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tools
 from werkzeug import Request, Response
 
 from conftest import SuiteRun
@@ -71,6 +72,9 @@ def test_variant_shell_expression_rebuilds_the_sent_value(variant: SecretVariant
     assert shell.stdout.decode("utf-8") == variant.make(secret)
 
 
+#: Where the reproductions find curl: the system's, as a user's shell would.
+CURL_PATH = "/usr/bin:/bin"
+
 #: Requirements judged on the URL alone: their failures have no exchange to reproduce.
 JUDGED_WITHOUT_AN_EXCHANGE = frozenset({"URL-1"})
 
@@ -97,11 +101,12 @@ def test_printed_reproduction_gets_the_same_status(
         assert commands == []
         return
     assert commands, "a failing receiver must leave reproductions"
+    tools.require("curl", path=CURL_PATH)
     for command, status in commands:
         assert command in run.output
         out = subprocess.run(
             ["bash", "-c", command],
-            env={"WEBHOOK_SECRET": broken.secret or "", "PATH": "/usr/bin:/bin"},
+            env={"WEBHOOK_SECRET": broken.secret or "", "PATH": CURL_PATH},
             cwd=pytester.path,
             capture_output=True,
             timeout=30,
@@ -129,7 +134,7 @@ def test_reproduction_refuses_to_run_without_the_secret(
     run_suite("--target-url", serve(accepts_prefix), "--webhook-report-json=r.json", secret=SECRET)
     command = reproductions(json.loads((pytester.path / "r.json").read_text()))[0][0]
     out = subprocess.run(
-        ["bash", "-c", command], env={"PATH": "/usr/bin:/bin"}, capture_output=True, timeout=30, check=False
+        ["bash", "-c", command], env={"PATH": CURL_PATH}, capture_output=True, timeout=30, check=False
     )
     assert out.returncode != 0
     assert b"set WEBHOOK_SECRET to the secret of the webhook" in out.stderr
