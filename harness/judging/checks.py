@@ -20,6 +20,7 @@ from harness.payloads.dashboard_url import unsaveable
 from harness.payloads.deliveries import is_handshake
 from harness.sending.cloud import cloud_success, outcome_unknown
 from harness.wire.transport import MAX_KEPT_BODY, Exchange, Response
+from harness.wire.untrusted import printable
 
 __all__ = [
     "DEBUG_MARKERS",
@@ -67,11 +68,13 @@ class CheckFailed(AssertionError):  # noqa: N818 - named for the outcome, like p
 
 
 def _answer_text(response: Response) -> str:
-    text = f"{response.status} {response.reason}".strip()
+    # The reason and the Location are the receiver's: written out inert here, as they go into skip reasons.
+    text = printable(f"{response.status} {response.reason}".strip())
     location = response.header("Location")
     if 300 <= response.status < 400 and location:
         # Whole or not at all: a cut could end inside the secret, where masking no longer recognises it.
-        text += f" to {location!r}" if len(location) <= 200 else f" to a location of {len(location)} characters"
+        shown = f"'{printable(location)}'" if len(location) <= 200 else f"a location of {len(location)} characters"
+        text += f" to {shown}"
     return text
 
 
@@ -83,7 +86,7 @@ def status_text(exchange: Exchange) -> str:
     hops = "".join(f"{_answer_text(hop.response)}, then " for hop in exchange.redirects)
     if exchange.response is None:
         assert exchange.error is not None
-        return f"{hops}no response: {exchange.error.kind} ({exchange.error.detail})"
+        return f"{hops}no response: {exchange.error.kind} ({printable(exchange.error.detail)})"
     response = exchange.response
     text = hops + _answer_text(response)
     if response.unreadable:

@@ -16,6 +16,7 @@ from harness.config.secret import Secret, redact
 from harness.judging.catalogue import Requirement
 from harness.judging.checks import CheckFailed
 from harness.wire.transport import Exchange, Request
+from harness.wire.untrusted import printable
 
 __all__ = ["LEAK_FILE", "excerpt", "render_failure", "reproduction", "safe_text"]
 
@@ -197,6 +198,4 @@ def _neutralise(line: str, secrets: list[Secret]) -> str:
     return _escape(redact(line, secrets))
 
 
-def _escape(text: str) -> str:
-    """Control characters and ANSI escapes written out (\\x1b, \\r): they could forge lines in a CI log."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+_escape = printable

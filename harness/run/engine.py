@@ -23,7 +23,7 @@ from typing import TypedDict
 from harness.config.exitcodes import ExitCode
 from harness.config.settings import Settings
 from harness.judging.catalogue import Requirement, catalogue, requirement
-from harness.judging.checks import CheckFailed, NotApplicable, sends_in_clear
+from harness.judging.checks import CheckFailed, NotApplicable
 from harness.judging.outlook import outlook
 from harness.output.explain import LEAK_FILE, render_failure
 from harness.output.report import CheckRecord, Coverage, Outcome, RunReport, now, record_exchange, verdict
@@ -32,11 +32,12 @@ from harness.output.write import write_reports
 from harness.payloads.dashboard_url import dashboard_rejections
 from harness.payloads.masking import Masking
 from harness.run.suite import STAGES, Case, Context, SharedSteps, cases
-from harness.run.target import Opened
+from harness.run.target import Opened, clear_hop
 from harness.sending.client import Client, NotSent, Target
 from harness.sending.drill import drill
 from harness.sending.load import Latency, Progress
 from harness.wire.transport import Exchange
+from harness.wire.untrusted import printable
 
 __all__ = ["Engine", "exit_code", "expected_checks"]
 
@@ -91,7 +92,7 @@ class Engine:
             insecure=self.settings.insecure,
         )
         problem = self.opened.unreachable()
-        self.report.setup_error = None if problem is None else self.masking(problem)
+        self.report.setup_error = None if problem is None else printable(self.masking(problem), newlines=True)
         return self.report
 
     def header(self) -> Header:
@@ -100,7 +101,7 @@ class Engine:
         return Header(
             embedded_secret_length=len(target.secret) if target.embedded else None,
             secret_unused=target.embedded and bool(self.settings.secret),
-            in_clear=sends_in_clear(target.url),
+            in_clear=clear_hop(target.url, opened.options) is not None,
         )
 
     @property
@@ -201,9 +202,9 @@ class Engine:
             failure, outcome = exc, _failed(found)
             message = render_failure(found, exc, self.masking.values, **self._reproducing(found))
         except (NotApplicable, NotSent) as exc:
-            outcome, message = "skipped", self.masking(str(exc))
+            outcome, message = "skipped", printable(self.masking(str(exc)))
         except Exception:  # a bug in the harness or a check, not a finding about the receiver
-            outcome, message = "error", self.masking(traceback.format_exc())
+            outcome, message = "error", printable(self.masking(traceback.format_exc()), newlines=True)
         elapsed = time.monotonic() - started
         exchange = failure.exchange if failure is not None and failure.exchange is not None else None
         if exchange is None and client.own:
@@ -233,8 +234,8 @@ class Engine:
             exchange=kept,
             id=case.id,
             expected=None if failure is None else failure.expected,
-            actual=None if failure is None else self.masking(failure.actual),
-            hint=None if failure is None or failure.hint is None else self.masking(failure.hint),
+            actual=None if failure is None else printable(self.masking(failure.actual)),
+            hint=None if failure is None or failure.hint is None else printable(self.masking(failure.hint)),
             reproduction=None if failure is None or kept is None else kept.curl,
         )
 
