@@ -13,7 +13,7 @@ from harness.payloads.events import VALIDATE
 from harness.sending.client import Client, Target
 from harness.wire import transport
 
-__all__ = ["Opened", "unreachable_message"]
+__all__ = ["Opened", "clear_hop", "unreachable_message"]
 
 
 def unreachable_message(target: Target, error: transport.TransportError) -> str:
@@ -22,18 +22,31 @@ def unreachable_message(target: Target, error: transport.TransportError) -> str:
     return f"cannot reach the target {target.description}: {error.kind}: {error.detail}\nhint: {hint}".rstrip()
 
 
+def clear_hop(url: str, options: transport.Options) -> str | None:
+    """Where a request to ``url`` would leave this machine unencrypted, in words; None when it never does.
+
+    An http target is sent in clear to whatever it connects to: the target itself or, with the environment's
+    proxies honoured, an http proxy (the proxy relays it; only an https target is tunnelled through it)."""
+    if urllib.parse.urlsplit(url).scheme != "http":
+        return None
+    proxy = options.proxy_for(url)
+    if proxy is not None:
+        proxy_url = proxy if "://" in proxy else f"http://{proxy}"
+        if not sends_in_clear(proxy_url):
+            return None  # an https proxy, or one on this machine
+        # Only the proxy's host: its URL may hold a password.
+        return f"the target is http and sent through the proxy {urllib.parse.urlsplit(proxy_url).hostname}"
+    if sends_in_clear(url):
+        return f"the target is http://{urllib.parse.urlsplit(url).hostname}, on another machine"
+    return None
+
+
 class Opened:
     """The target of a run, opened: how to reach it, and the embedded receiver started when no URL is given."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         url = settings.target_url
-        if url and settings.secret and sends_in_clear(url) and not settings.allow_insecure_http:
-            host = urllib.parse.urlsplit(url).hostname
-            raise SettingError(
-                f"the target is http://{host}, on another machine: the secret would cross the network in clear. "
-                "Use an https URL, or pass --webhook-allow-insecure-http to send it anyway"
-            )
         if settings.insecure:
             # The banner in the header and every report says it once; a warning per request would bury the results.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -42,6 +55,12 @@ class Opened:
             verify=False if settings.insecure else settings.ca_bundle or True,
             use_env_proxy=settings.use_env_proxy,
         )
+        hop = clear_hop(url, self.options) if url else None
+        if hop and settings.secret and not settings.allow_insecure_http:
+            raise SettingError(
+                f"{hop}: the secret would cross the network in clear. "
+                "Use an https URL, or pass --webhook-allow-insecure-http to send it anyway"
+            )
         self._embedded = None
         if settings.target_url:
             self.target = Target(settings.target_url, settings.secret)

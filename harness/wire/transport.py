@@ -92,6 +92,11 @@ class Options:
         proxies.pop("no", None)
         return proxies
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to ``url`` goes through, as requests picks it; None for a direct connection."""
+        proxy = requests.utils.select_proxy(url, self.proxies_for(url))
+        return str(proxy) if proxy else None
+
     @property
     def deadline(self) -> float:
         """Wall-clock bound of one exchange: the connect timeout plus the read timeout."""
