@@ -26,13 +26,14 @@ from harness.config.inifiles import find_ini, read_ini
 from harness.config.settings import OPTIONS, SettingError, Settings, resolve
 from harness.judging.catalogue import Requirement, catalogue
 from harness.judging.doctor import hint, setup_hint
-from harness.output.explain import safe_text
+from harness.output.sent import sent
 from harness.payloads.deliveries import delivery, right_secret
 from harness.payloads.events import KNOWN_EVENTS
 from harness.payloads.masking import Masking
 from harness.payloads.schemas import delivery_errors
 from harness.run.select import keyword_filter
 from harness.run.suite import Case, cases
+from harness.run.target import clear_hop
 from harness.wire import transport
 
 __all__ = ["main", "requirements_markdown"]
@@ -86,6 +87,13 @@ def _parser() -> _Parser:
     send.add_argument("event", help=f"the event name, e.g. {KNOWN_EVENTS[1]!r}")
     send.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
     send.add_argument("--data", metavar="FILE", help="a JSON file with the event's data (default: its sample)")
+    send.add_argument("--json", action="store_true", help="print the answer as one JSON object, for scripts")
+    send.add_argument(
+        "--allow-insecure-http",
+        "--webhook-allow-insecure-http",
+        action="store_true",
+        help="send the secret to an http:// receiver on another machine, in clear (refused without this)",
+    )
     _add_connection_options(send)
 
     serve = commands.add_parser("serve", help="run the reference receiver (secret: WEBHOOK_SECRET)")
@@ -232,29 +240,23 @@ def _send(args: argparse.Namespace) -> int:
         return ExitCode.USAGE_ERROR
     assert settings.target_url is not None
     options = transport.Options(timeout=settings.timeout, verify=settings.ca_bundle or True)
+    hop = clear_hop(settings.target_url, options)
+    if hop and settings.secret and not args.allow_insecure_http:
+        print(
+            f"webhook-conformance send: {hop}: the secret would cross the network in clear. Use an https URL, "
+            "or pass --allow-insecure-http to send it anyway",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE_ERROR
     request = delivery(settings.target_url, args.event, right_secret(settings.secret), data=data)
     exchange = transport.send(request, options)
-    mask = Masking(settings.target_url, settings.secret)
-    secrets = mask.values
-    print(mask(f"Sent {request.description} to {settings.target_url}"))
-    if exchange.response is None:
-        assert exchange.error is not None
-        print(mask(f"No response: {exchange.error.kind}: {exchange.error.detail}"))
-        print(f"Hint: {setup_hint(exchange.error) or hint(exchange)}")
-        unreachable = exchange.error.kind in ("connect", "dns", "tls", "connect-timeout")
-        return ExitCode.TARGET_UNREACHABLE if unreachable else ExitCode.REQUIREMENT_FAILED
-    response = exchange.response
-    print(f"HTTP {response.status} {response.reason} ({exchange.elapsed * 1000:.0f} ms)")
-    for name, value in response.headers:
-        print(f"{name}: {safe_text(value.encode('latin-1', 'replace'), secrets, 200)}")
-    print()
-    print(safe_text(response.body, secrets, 2000))
-    if 200 <= response.status < 300:
+    advice = (exchange.error and setup_hint(exchange.error)) or hint(exchange)
+    shown = sent(exchange, Masking(settings.target_url, settings.secret).values, advice)
+    print(json.dumps(shown.to_dict(), indent=2) if args.json else "\n".join(shown.lines()))
+    if shown.outcome == "delivered":
         return ExitCode.OK
-    advice = hint(exchange)
-    if advice:
-        print(f"\nHint: {advice}")
-    return ExitCode.REQUIREMENT_FAILED
+    unreachable = exchange.error is not None and exchange.error.kind in ("connect", "dns", "tls", "connect-timeout")
+    return ExitCode.TARGET_UNREACHABLE if unreachable else ExitCode.REQUIREMENT_FAILED
 
 
 def _read_data(path: str, event: str) -> dict[str, object]:
