@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -109,8 +110,9 @@ def test_send_checks_a_data_file_against_the_schema(
     assert "data/status" in err
 
 
-def test_send_to_nothing_exits_6(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["send", "Webhook Validate", "--to", f"http://127.0.0.1:{free_port()}/webhook"]) == 6
+def test_send_to_nothing_exits_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["send", "Webhook Validate", "--to", f"http://127.0.0.1:{free_port()}/webhook"])
+    assert code == ExitCode.TARGET_UNREACHABLE
     assert "Is the receiver running" in capsys.readouterr().out
 
 
@@ -119,6 +121,10 @@ def test_check_embedded_receiver_is_ready(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.OK, result.stdout + result.stderr
     assert result.stdout.rstrip().splitlines()[-1].startswith("READY for activation")
     assert json.loads((tmp_path / "r.json").read_text())["verdict"]["ready"] is True
+    # Progress names the requirement and the check, never where the suite is installed.
+    progress = [line for line in result.stdout.splitlines() if re.match(r"^[A-Z]+-\d+ ", line)]
+    assert len(progress) >= 25
+    assert not [line for line in progress if "/" in line or ".py" in line]
 
 
 def test_check_broken_receiver_exits_1_naming_the_requirements(serve: Serve, tmp_path: Path) -> None:
@@ -133,7 +139,13 @@ def test_check_passes_pytest_options_after_a_double_dash(tmp_path: Path) -> None
     assert "PARTIAL RUN" in result.stdout
 
 
-def test_check_unreachable_exits_6(tmp_path: Path) -> None:
+def test_check_that_selects_nothing_still_ends_with_a_verdict(tmp_path: Path) -> None:
+    result = cli("check", "--", "-k", "NOPE", cwd=tmp_path)
+    assert result.returncode == ExitCode.NO_TESTS_COLLECTED
+    assert result.stdout.rstrip().splitlines()[-1].startswith("PARTIAL RUN: no MUST failed among the 0 checks")
+
+
+def test_check_unreachable_exits_unreachable(tmp_path: Path) -> None:
     result = cli("check", f"http://127.0.0.1:{free_port()}/webhook", cwd=tmp_path)
     assert result.returncode == ExitCode.TARGET_UNREACHABLE
     assert "NO VERDICT" in result.stdout

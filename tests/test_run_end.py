@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_a_ready_run_tells_what_the_cloud_would_do(run_suite: RunSuite, pytester
     assert "webhook conformance: what the Cloud would do" in run.output
     assert "activation: would succeed" in run.output
     assert "not above the 70% at which the Cloud disables a webhook" in run.output
-    assert "latency of the deliveries as the Cloud sends them: p50" in run.output
+    assert "latency of the requests as the Cloud sends them, Validate included: p50" in run.output
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["cloud"]["activation"] is True
     assert report["cloud"]["auto_disable"] is False
@@ -128,3 +129,15 @@ def test_a_receiver_that_stops_answering_gets_no_ready(serve: Serve, run_suite: 
     assert run.harness_errors() == []
     assert "DLV-6" in run.failed_requirements()
     assert "NO VERDICT: the receiver stopped answering" in run.output.splitlines()[-1]
+
+
+def test_the_header_and_the_end_never_contradict_themselves(run_suite: RunSuite) -> None:
+    """The embedded receiver's generated secret is not "(none)"; a count of deliveries is never beside
+    another count of deliveries for the same run."""
+    run = run_suite(secret=None)
+    assert run.ret == ExitCode.OK
+    settings = next(line for line in run.output.splitlines() if line.lstrip().startswith("settings:"))
+    assert "secret=(generated for the embedded receiver)" in settings
+    assert "the embedded receiver has a generated secret" in run.output
+    counts = {int(n) for n in re.findall(r"(\d+) deliveries", run.output)}
+    assert len(counts) == 1, counts

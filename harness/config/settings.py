@@ -276,12 +276,17 @@ class Settings:
         for option in OPTIONS:
             if option.name == "secret":
                 source = self.sources.get("secret", "?")
-                flags.append(
-                    f"secret={MASK} ({len(self.secret)} characters, from {source})" if self.secret else "secret=(none)"
-                )
+                flags.append(_secret_words(self, source))
             elif option.name != "secret_file" and getattr(self, option.name) != option.default:
                 flags.append(option.as_flag(getattr(self, option.name)))
         return " ".join(flags)
+
+
+def _secret_words(settings: Settings, source: str) -> str:
+    if settings.secret:
+        return f"secret={MASK} ({len(settings.secret)} characters, from {source})"
+    # The embedded receiver makes its own: "(none)" would contradict the header's next line.
+    return "secret=(none)" if settings.target_url else "secret=(generated for the embedded receiver)"
 
 
 def _table_is_the_settings() -> None:

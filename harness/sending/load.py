@@ -143,9 +143,9 @@ class Latency:
             max=ordered[-1],
         )
 
-    def describe(self) -> str:
-        """``p50 12 ms, p95 30 ms, p99 41 ms, max 55 ms over 120 deliveries``."""
-        noun = "delivery" if self.count == 1 else "deliveries"
+    def describe(self, nouns: tuple[str, str] = ("delivery", "deliveries")) -> str:
+        """``p50 12 ms, p95 30 ms, p99 41 ms, max 55 ms over 120 deliveries`` (``nouns``: singular, plural)."""
+        noun = nouns[0] if self.count == 1 else nouns[1]
         return (
             f"p50 {_duration(self.p50)}, p95 {_duration(self.p95)}, p99 {_duration(self.p99)}, "
             f"max {_duration(self.max)} over {self.count} {noun}"
