@@ -203,3 +203,9 @@ def test_send_refuses_the_secret_in_clear_to_another_machine(capsys: pytest.Capt
         code = cli.main(["send", "Webhook Validate", "--to", "http://192.0.2.1/webhook"])
     assert code == ExitCode.USAGE_ERROR
     assert "in clear" in capsys.readouterr().err
+
+
+def test_the_readme_shows_what_printable_writes() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for text in ("::error::", "##vso[", "\x1b", "\r"):
+        assert f"`{printable(text)}`" in readme, text
