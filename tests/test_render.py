@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
+from xml.etree import ElementTree
 
 import html5lib
 import pytest
@@ -18,10 +20,12 @@ HOSTILE = "<script>alert(1)</script> | ```` ``` `code` \x1b[31mred\r\n```\nforge
 SECRET = "s3cr3t-never-in-a-report-0123456789"
 
 
-def exchange(response_body: str = "OK", status: int | None = 200, error: str | None = None) -> ExchangeRecord:
+def exchange(
+    response_body: str = "OK", status: int | None = 200, error: str | None = None, path: str = ""
+) -> ExchangeRecord:
     return ExchangeRecord(
         method="POST",
-        url=TARGET,
+        url=TARGET + path,
         description="'Webhook Validate' with a wrong secret of the same length",
         request_body='{"event": "Webhook Validate", "data": {}}',
         status=status,
@@ -30,7 +34,7 @@ def exchange(response_body: str = "OK", status: int | None = 200, error: str | N
         response_body=response_body,
         elapsed_ms=1.3,
         error=error,
-        curl=f"curl -sS -i '{TARGET}' \\\n    -H 'Content-Type: application/json' \\\n    --data-binary '{{}}'",
+        curl=f"curl -sS -i '{TARGET}{path}' \\\n    -H 'Content-Type: application/json' \\\n    --data-binary '{{}}'",
     )
 
 
@@ -55,6 +59,18 @@ def report(status: str, line: str, records: list[CheckRecord], **fields: object)
     return replace(built, **fields)  # type: ignore[arg-type]
 
 
+def judged(requirement: str, outcome: str, case: str, sent: ExchangeRecord, **fields: object) -> CheckRecord:
+    """A failed check as the engine records it: expected, actual and hint apart, and a failure text that
+    repeats the exchange, its time and its reproduction, as the terminal shows it."""
+    values = {"expected": "401", "actual": "200 OK", "hint": f"The hint for {requirement}.", **fields}
+    built = record(requirement, outcome, case, exchange=sent, reproduction=sent.curl, **values)
+    message = (
+        f"{built.requirement} ({built.level}) {built.statement}\nSent:     POST {sent.url}\n"
+        f"Expected: {built.expected}\nActual:   {built.actual}\nTime:     7 ms\nReproduce with:\n  {sent.curl}"
+    )
+    return replace(built, message=message)
+
+
 def ready() -> RunReport:
     records = [record(r, "passed") for r in ("HS-1", "HS-2", "HS-3", "AUTH-1", "EVT-1", "LEAK-1", "REDIR-1")]
     records.append(record("AUTH-3", "skipped", message="a secret is configured"))
@@ -62,14 +78,18 @@ def ready() -> RunReport:
 
 
 def not_ready() -> RunReport:
-    hostile = exchange(response_body=HOSTILE)
+    hostile = exchange(response_body=HOSTILE, path="/auth-1")
+    reset = exchange(status=None, error="reset", path="/redir-1")
     records = [
-        record("HS-1", "passed"),
-        record("HS-3", "should-failed", message="HS-3 (SHOULD) ...\nActual: 'Fine'", exchange=exchange("Fine")),
-        record("AUTH-1", "passed", "-missing"),
-        record("AUTH-1", "failed", "-case-changed", message=f"Actual: 200 OK\nResponse: {HOSTILE}", exchange=hostile),
+        record("HS-1", "passed", exchange=exchange(path="/hs-1")),
+        judged("HS-3", "should-failed", "", exchange("Fine", path="/hs-3"), actual="'Fine'"),
+        record("AUTH-1", "passed", "-missing", exchange=exchange(path="/auth-1-missing")),
+        judged("AUTH-1", "failed", "-case-changed", hostile, actual=HOSTILE, hint=HOSTILE),
         record("EVT-1", "passed"),
-        record("REDIR-1", "failed", message="Actual: connection reset", exchange=exchange(status=None, error="reset")),
+        # As an older report has it: the failure text alone, its reproduction at the end.
+        record(
+            "REDIR-1", "failed", message=f"Actual: connection reset\nReproduce with:\n  {reset.curl}", exchange=reset
+        ),
         # An id the catalogue does not know, with hostile text where a cell would show it.
         record("ZZ-9", "failed", statement=HOSTILE, fix=HOSTILE, message=HOSTILE),
     ]
@@ -136,10 +156,89 @@ def test_html_shows_hostile_text_only_escaped() -> None:
 
 def test_html_expands_failures_with_their_exchange() -> None:
     text = render.html(not_ready())
-    assert text.count("<details>") == 4  # HS-3, AUTH-1, REDIR-1, ZZ-9; passes get none
+    assert text.count('<article class="check') == 4  # AUTH-1, REDIR-1, ZZ-9, HS-3; passes get none
+    assert text.count("<details>") == 1  # the table of every check, collapsed
     assert "curl -sS -i" in text
     assert "Error</dt><dd>reset" in text
     assert "Fix: The fix for AUTH-1." in text
+    assert "Hint</dt><dd>The hint for HS-3." in text
+
+
+def parsed(text: str) -> ElementTree.Element:
+    tree: ElementTree.Element = html5lib.parse(text, namespaceHTMLElements=False)
+    return tree
+
+
+def test_html_failed_musts_come_first_under_the_verdict() -> None:
+    body = parsed(render.html(not_ready())).find("body")
+    assert body is not None
+    # The verdict, links to the sections, the failed MUSTs, then the SHOULD findings, then the rest.
+    assert [child.tag for child in body][:3] == ["header", "nav", "section"]
+    sections = {section.get("id"): section for section in body.iter("section")}
+    assert list(sections) == ["must-failed", "should-failed", "requirements", "run", "checks"]
+    headings = ["".join(h3.itertext()) for h3 in sections["must-failed"].iter("h3")]
+    assert headings[:2] == [
+        "FAIL AUTH-1 (MUST): The statement of AUTH-1.",
+        "FAIL REDIR-1 (MUST): The statement of REDIR-1.",
+    ]
+    assert headings[2].startswith("FAIL ZZ-9 (MUST): <script>")  # text, shown escaped
+    nodeid = "conformance_tests/test_x.py::test_{}[{}]".format
+    assert [code.text for code in sections["must-failed"].iter("code")] == [
+        nodeid("auth-1", "AUTH-1-case-changed"),
+        nodeid("redir-1", "REDIR-1"),
+        nodeid("zz-9", "ZZ-9"),
+    ]
+    assert [code.text for code in sections["should-failed"].iter("code")] == [nodeid("hs-3", "HS-3")]
+
+
+def test_html_shows_each_reproduction_once_and_the_table_links_to_it() -> None:
+    shown = not_ready()
+    page = parsed(render.html(shown))
+    blocks = [pre.text or "" for pre in page.iter("pre")]
+    for each in shown.records:
+        if each.exchange is not None and each.outcome != "passed":
+            # Once in all, and in its check's article: not in the failure text, not in the table.
+            assert sum(each.exchange.curl in block for block in blocks) == 1, each.nodeid
+    anchors = {a.get("id") for a in page.iter("article")}
+    links = [a.get("href") for a in page.iter("a") if a.text and a.text.endswith("see above")]
+    assert len(links) == 4
+    assert {link.removeprefix("#") for link in links if link} == anchors
+    table = page.find(".//section[@id='checks']")
+    assert table is not None
+    assert table.find(".//pre") is None
+    assert table.find(".//dl") is None
+
+
+def test_a_leaks_reproduction_keeps_its_note_in_both_reports() -> None:
+    sent = exchange(path="/leak-1")
+    leak = judged("LEAK-1", "failed", "", sent)
+    note = "Reproduce with (the answer holds the secret, so it goes to leaked-response.txt)"
+    leak = replace(leak, message=leak.message.replace("Reproduce with:", f"{note}:"))
+    shown = report("NOT READY", "NOT READY for activation: LEAK-1 failed.", [leak])
+    assert f"<dt>{note}</dt><dd><pre>\n{html.escape(sent.curl)}</pre>" in render.html(shown)
+    text = render.markdown(shown)
+    assert f"{note}:\n\n```sh\n{sent.curl}\n```" in text
+    assert text.count(sent.curl) == 1
+
+
+def test_html_setup_error_comes_right_under_the_verdict() -> None:
+    body = parsed(render.html(no_verdict())).find("body")
+    assert body is not None
+    first = body.find("section")
+    assert first is not None
+    assert first.get("id") == "setup-error"
+    assert "ConnectionRefused: <script>" in "".join(first.itertext())
+
+
+def test_html_shows_one_time_per_exchange_and_says_which() -> None:
+    text = render.html(not_ready())
+    # The exchange's own time, named; not the failure text's rounding of it, nor the check's duration.
+    assert text.count("<dt>Time</dt>") == 3  # the AUTH-1, REDIR-1 and HS-3 exchanges
+    assert text.count("1.3 ms, from sending the request to reading its answer") == 3
+    assert "elapsed_ms" in text
+    assert "7 ms" not in text
+    articles = text[text.index('<section id="must-failed">') : text.index('<section id="requirements">')]
+    assert "2.5 ms" not in articles
 
 
 def test_html_requirements_failures_first() -> None:
@@ -246,6 +345,15 @@ def test_markdown_shows_curl_and_fix_for_failures() -> None:
     assert "```sh\ncurl -sS -i" in text
     assert "### Failed checks and notes (4)" in text
     assert text.index("[AUTH-1-case-changed]") < text.index("HS-3 (SHOULD)")
+
+
+def test_markdown_shows_each_reproduction_once() -> None:
+    shown = not_ready()
+    text = render.markdown(shown)
+    for each in shown.records:
+        if each.exchange is not None and each.outcome != "passed":
+            assert text.count(each.exchange.curl) == 1, each.nodeid
+            assert f"```sh\n{each.exchange.curl}\n```" in text
 
 
 def test_markdown_caps_failed_checks() -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 
 from harness.judging.catalogue import Level, catalogue
 from harness.output.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Status
+from harness.wire.untrusted import printable
 
 __all__ = ["html", "markdown"]
 
@@ -38,8 +39,9 @@ _SHOWN: dict[Outcome, str] = {
 _MARKER: dict[Status, str] = {"READY": "PASS", "NOT READY": "FAIL", "PARTIAL RUN": "PARTIAL", "NO VERDICT": "ERROR"}
 _CSS_STATUS: dict[Status, str] = {"READY": "ok", "NOT READY": "bad", "PARTIAL RUN": "warn", "NO VERDICT": "warn"}
 _WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info", "passed", "skipped")
-#: Outcomes shown in full (message, exchange, reproduction): what a reader has to act on or know.
-_DETAILED: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info")
+#: Outcomes shown in full (judgement, exchange, reproduction), in the order the reports show them: what
+#: blocks activation first, then the harness's own errors, then what the Cloud does not need but advises.
+_DETAILED: tuple[Outcome, ...] = ("failed", "error", "should-failed", "info")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -63,9 +65,9 @@ class _Requirement:
 
 
 def _visible(text: str, newlines: bool = False) -> str:
-    """Control characters (ANSI escapes, CR, NUL, bidi overrides...) shown as Python escapes, never obeyed."""
-    keep = "\n\t" if newlines else ""
-    return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
+    """Control characters shown as Python escapes, never obeyed; CI runner commands broken (a report can
+    end up in a CI log: ``cat report.md``)."""
+    return printable(text, newlines)
 
 
 def _status(report: RunReport) -> tuple[Status, str]:
@@ -95,10 +97,22 @@ def _requirements(records: Sequence[CheckRecord]) -> list[_Requirement]:
     return sorted(by_id.values(), key=key)
 
 
-def _failures(records: Iterable[CheckRecord]) -> list[CheckRecord]:
-    """Failed checks, MUST failures before SHOULD findings, each group in run order."""
-    failed = [r for r in records if r.outcome in _DETAILED]
-    return sorted(failed, key=lambda r: _outcome_rank(r.outcome))
+def _failures(records: Sequence[CheckRecord]) -> list[tuple[int, CheckRecord]]:
+    """The checks shown in full, with their place in the run: by outcome as in ``_DETAILED`` (failed MUSTs
+    first), then by requirement as in the requirements table, then in run order."""
+    order = [row.id for row in _requirements(records)]
+    shown = [(index, r) for index, r in enumerate(records) if r.outcome in _DETAILED]
+    return sorted(shown, key=lambda pair: (_DETAILED.index(pair[1].outcome), order.index(pair[1].requirement)))
+
+
+def _judgement_text(record: CheckRecord) -> tuple[str, str]:
+    """The failure text without its closing reproduction, which the reports show once (the exchange's), and
+    the words that introduced it there: "Reproduce with", and why a leak's saves the answer to a file."""
+    message, exchange = record.message, record.exchange
+    cut = message.rfind("\nReproduce with")
+    if exchange is None or cut == -1 or exchange.curl not in message[cut:]:
+        return message, "Reproduce with"
+    return message[:cut], message[cut + 1 :].split(":\n", 1)[0]
 
 
 # --- Markdown ---------------------------------------------------------------------------------
@@ -148,7 +162,7 @@ def _md_table(rows: Sequence[_Requirement]) -> list[str]:
 
 
 def _md_failure(record: CheckRecord) -> list[str]:
-    message = record.message
+    message, reproduce = _judgement_text(record)
     if len(message) > MARKDOWN_MESSAGE_CHARS:
         message = message[:MARKDOWN_MESSAGE_CHARS] + f"\n... ({len(message) - MARKDOWN_MESSAGE_CHARS} more characters)"
     # An HTML block ends at a blank line, so the fences below are Markdown again, inside the details.
@@ -156,7 +170,7 @@ def _md_failure(record: CheckRecord) -> list[str]:
     summary = f"{_SHOWN[record.outcome]} {record.requirement} ({record.level}): <code>{nodeid}</code>"
     lines = ["<details>", f"<summary>{summary}</summary>", "", _fence(message or "(no message)")]
     if record.exchange is not None:
-        lines += ["", "Reproduce with:", "", _fence(record.exchange.curl, "sh")]
+        lines += ["", f"{_md(reproduce)}:", "", _fence(record.exchange.curl, "sh")]
     return [*lines, "", "</details>", ""]
 
 
@@ -166,7 +180,7 @@ def markdown(report: RunReport) -> str:
     failures = _failures(report.records)
     if failures:
         lines += ["", f"### Failed checks and notes ({len(failures)})", ""]
-        for record in failures[:MARKDOWN_FAILURES]:
+        for _, record in failures[:MARKDOWN_FAILURES]:
             lines += _md_failure(record)
         if len(failures) > MARKDOWN_FAILURES:
             more = len(failures) - MARKDOWN_FAILURES
@@ -178,19 +192,32 @@ def markdown(report: RunReport) -> str:
 
 # Colours pass WCAG AA on their backgrounds; the status is always written out too.
 _STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
-h1{font-size:1.6rem;margin:0}.verdict{border:3px solid;border-radius:6px;padding:1rem 1.25rem;margin-bottom:1.5rem}
+body{font:15px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.6rem;margin:0}.verdict{border:3px solid;border-radius:6px;padding:1rem 1.25rem;margin-bottom:.75rem}
 .verdict p{margin:.4rem 0 0;font-size:1.1rem}.verdict.ok{background:#e7f5ea;border-color:#1e7b34;color:#0f4a1f}
 .verdict.bad{background:#fdecea;border-color:#b3261e;color:#7a1610}
-.verdict.warn{background:#fff4e0;border-color:#a35f00;color:#5c3600}
+.verdict.warn{background:#fff4e0;border-color:#a35f00;color:#5c3600}.verdict p.caveat{font-size:1rem}
+nav{margin:0 0 1rem}nav a{margin-right:1rem}h2{margin:1.25rem 0 .5rem}h3{font-size:1.1rem;margin:.75rem 0 .25rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;white-space:nowrap}
 .o-failed,.o-error{color:#b3261e;font-weight:bold}.o-should-failed{color:#8a4b00;font-weight:bold}.o-passed{color:#1e6b30}
 .o-info{color:#1f4f7a;font-weight:bold}.o-skipped{color:#555}
+.check{border-left:6px solid #c62828;padding:.1rem 0 .1rem .9rem;margin:.5rem 0 1rem}.check h4{margin:.2rem 0}
+.check.should-failed{border-color:#8a4b00}.check.info{border-color:#1f4f7a}
 .fix{margin:.3rem 0 0;color:#333}code,pre{font:13px/1.4 ui-monospace,monospace}
-pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}
-dt{font-weight:bold}dd{margin:0 0 .4rem 1rem}summary{cursor:pointer}.reason{color:#555;font-size:.9em}
+pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;margin:0;white-space:pre-wrap;overflow-wrap:anywhere}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.3rem 0}dt{font-weight:bold}dd{margin:0}
+summary{cursor:pointer}.reason{color:#555;font-size:.9em}
 """
+#: The findings sections, one per outcome of ``_DETAILED``: anchor, link text and heading.
+_SECTIONS: dict[Outcome, tuple[str, str, str]] = {
+    "failed": ("must-failed", "Failed MUSTs", "Failed MUST requirements"),
+    "error": ("harness-errors", "Harness errors", "Harness errors (not findings about the receiver)"),
+    "should-failed": ("should-failed", "SHOULDs not met", "SHOULD requirements not met"),
+    "info": ("notes", "Notes", "Notes (INFO)"),
+}
+#: Which time an exchange shows: the one its record carries, said once so that no other can be taken for it.
+_TIME = "from sending the request to reading its answer, redirects included (the exchange's elapsed_ms)"
 
 
 def _h(text: str, newlines: bool = False) -> str:
@@ -202,29 +229,98 @@ def _pre(text: str) -> str:
     return f"<pre>\n{_h(text, newlines=True)}</pre>"
 
 
-def _html_header(report: RunReport, status: Status, line: str) -> str:
-    facts = [
-        ("Target", report.target + (" (the embedded reference receiver)" if report.embedded else "")),
-        ("Harness version", report.harness_version),
-        ("Started", report.started),
-        ("Finished", report.finished or "(not finished)"),
+def _dl(facts: Sequence[tuple[str, str]]) -> str:
+    """Facts as a definition list; the values are HTML already (escaped by the caller)."""
+    return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
+
+
+def _anchor(index: int) -> str:
+    """The id of a check shown in full: its place in the run, so that it is unique and safe whatever the ids."""
+    return f"check-{index}"
+
+
+def _html_verdict(report: RunReport, status: Status, line: str) -> str:
+    # Caveats on what the verdict means belong with it, on the first screen.
+    caveats = [*report.url_warnings, *([INSECURE] if report.insecure else [])]
+    notes = "".join(f'<p class="caveat">Warning: {_h(caveat)}</p>' for caveat in caveats)
+    verdict = f'<header class="verdict {_CSS_STATUS[status]}"><h1>{_h(status)}</h1><p>{_h(line)}</p>{notes}</header>'
+    if report.setup_error is None:
+        return verdict
+    heading = "<h2>Setup error (not a verdict on the receiver)</h2>"
+    return f'{verdict}\n<section id="setup-error">{heading}{_pre(report.setup_error)}</section>'
+
+
+def _html_nav(failures: Sequence[tuple[int, CheckRecord]], records: Sequence[CheckRecord]) -> str:
+    counts = Counter(record.outcome for _, record in failures)
+    links = [(_SECTIONS[o][0], f"{_SECTIONS[o][1]} ({counts[o]})") for o in _DETAILED if counts[o]]
+    links += [("requirements", "Requirements"), ("run", "Run"), ("checks", f"All checks ({len(records)})")]
+    return "<nav>" + "".join(f'<a href="#{anchor}">{text}</a>' for anchor, text in links) + "</nav>"
+
+
+def _exchange_facts(exchange: ExchangeRecord, reproduce: str) -> list[tuple[str, str]]:
+    if exchange.error is not None:
+        answer = exchange.error
+    else:
+        answer = "(no response)" if exchange.status is None else f"{exchange.status} {exchange.reason}"
+    headers = "".join(f"{_h(name)}: {_h(value)}<br>" for name, value in exchange.headers.items()) or "(none shown)"
+    return [
+        ("Sent", _h(f"{exchange.method} {exchange.url}: {exchange.description}")),
+        ("Error" if exchange.error is not None else "Status", _h(answer)),
+        ("Response headers", headers),
+        ("Request body (excerpt)", _pre(exchange.request_body) if exchange.request_body else "(empty)"),
+        ("Response body (excerpt)", _pre(exchange.response_body) if exchange.response_body else "(empty)"),
+        ("Time", f"{exchange.elapsed_ms:.1f} ms, {_TIME}"),
+        (_h(reproduce), _pre(exchange.curl)),
     ]
-    items = "".join(f"<dt>{name}</dt><dd>{_h(value)}</dd>" for name, value in facts)
-    items += "".join(f"<dt>URL warning</dt><dd>{_h(warning)}</dd>" for warning in report.url_warnings)
-    if report.insecure:
-        items += f'<dt>TLS</dt><dd class="o-failed">{_h(INSECURE)}</dd>'
-    cloud = [*report.cloud_lines, *report.load_lines]
-    items += "".join(f"<dt>What the Cloud would do</dt><dd>{_h(line)}</dd>" for line in cloud)
-    items += f"<dt>Settings</dt><dd>{_pre(report.settings)}</dd>"
-    if report.setup_error is not None:
-        items += f"<dt>Setup error (not a verdict on the receiver)</dt><dd>{_pre(report.setup_error)}</dd>"
-    verdict = f'<header class="verdict {_CSS_STATUS[status]}"><h1>{_h(status)}</h1><p>{_h(line)}</p></header>'
-    return f"{verdict}\n<section><h2>Run</h2><dl>{items}</dl></section>"
+
+
+def _html_check(index: int, record: CheckRecord) -> str:
+    """A check in full: expected, actual and hint when the record keeps them, else its text (a traceback,
+    an older report), then the exchange it judged, each shown once."""
+    judgement, reproduce = _judgement_text(record)
+    if record.expected is None:
+        text, facts = _pre(judgement or "(no message)"), []
+    else:
+        text, facts = "", [("Expected", _h(record.expected)), ("Actual", _h(record.actual or ""))]
+        facts += [("Hint", _h(record.hint))] if record.hint else []
+    if record.exchange is not None:
+        facts += _exchange_facts(record.exchange, reproduce)
+    shown = _dl(facts) if facts else ""
+    if record.exchange is None:
+        shown += "<p>No exchange recorded.</p>"
+    heading = f"<h4><code>{_h(record.nodeid)}</code></h4>"
+    return f'<article class="check {record.outcome}" id="{_anchor(index)}">{heading}{text}{shown}</article>'
+
+
+def _html_requirement_findings(checks: Sequence[tuple[int, CheckRecord]]) -> str:
+    """One requirement's checks of one outcome, under its statement and fix, which they share."""
+    first = checks[0][1]
+    title = f"{_SHOWN[first.outcome]} {first.requirement} ({first.level}): {first.statement}"
+    fix = f'<p class="fix">Fix: {_h(first.fix)}</p>' if first.fix else ""
+    shown = "\n".join(_html_check(index, record) for index, record in checks)
+    return f'<h3 class="o-{first.outcome}">{_h(title)}</h3>{fix}\n{shown}'
+
+
+def _html_findings(failures: Sequence[tuple[int, CheckRecord]]) -> str:
+    """A section per outcome, failed MUSTs first; in each, a group per requirement (they come sorted so)."""
+    sections = []
+    for outcome in _DETAILED:
+        checks = [(index, record) for index, record in failures if record.outcome == outcome]
+        if not checks:
+            continue
+        groups: dict[str, list[tuple[int, CheckRecord]]] = {}
+        for index, record in checks:
+            groups.setdefault(record.requirement, []).append((index, record))
+        anchor, _, heading = _SECTIONS[outcome]
+        body = "\n".join(_html_requirement_findings(group) for group in groups.values())
+        counted = f"{len(checks)} check{'s' if len(checks) != 1 else ''}"
+        sections.append(f'<section id="{anchor}"><h2>{heading} ({counted})</h2>\n{body}</section>')
+    return "\n".join(sections)
 
 
 def _html_requirements(rows: Sequence[_Requirement]) -> str:
     if not rows:
-        return "<section><h2>Requirements</h2><p>No checks were recorded.</p></section>"
+        return '<section id="requirements"><h2>Requirements</h2><p>No checks were recorded.</p></section>'
     head = "<tr><th>Requirement</th><th>Level</th><th>Outcome</th><th>Pass</th><th>Fail</th>"
     head += "<th>SHOULD fail</th><th>Skip</th><th>Statement</th></tr>"
     body = []
@@ -238,56 +334,55 @@ def _html_requirements(rows: Sequence[_Requirement]) -> str:
             + "".join(f'<td class="n">{n}</td>' for n in counts)
             + f"<td>{_h(row.statement)}{fix}</td></tr>"
         )
-    return f"<section><h2>Requirements</h2><table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table></section>"
+    table = f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<section id="requirements"><h2>Requirements</h2>{table}</section>'
 
 
-def _html_exchange(exchange: ExchangeRecord) -> str:
-    if exchange.error is not None:
-        answer = exchange.error
-    else:
-        answer = "(no response)" if exchange.status is None else f"{exchange.status} {exchange.reason}"
-    headers = "".join(f"{_h(name)}: {_h(value)}<br>" for name, value in exchange.headers.items()) or "(none shown)"
+def _html_run(report: RunReport) -> str:
     facts = [
-        ("Sent", _h(f"{exchange.method} {exchange.url}")),
-        ("Description", _h(exchange.description)),
-        ("Error" if exchange.error is not None else "Status", _h(answer)),
-        ("Response headers", headers),
-        ("Request body (excerpt)", _pre(exchange.request_body) if exchange.request_body else "(empty)"),
-        ("Response body (excerpt)", _pre(exchange.response_body) if exchange.response_body else "(empty)"),
-        ("Elapsed", f"{exchange.elapsed_ms:.1f} ms"),
-        ("Reproduce with", _pre(exchange.curl)),
+        ("Target", report.target + (" (the embedded reference receiver)" if report.embedded else "")),
+        ("Harness version", report.harness_version),
+        ("Started", report.started),
+        ("Finished", report.finished or "(not finished)"),
+        *(("What the Cloud would do", line) for line in [*report.cloud_lines, *report.load_lines]),
     ]
-    return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
+    items = [(name, _h(value)) for name, value in facts] + [("Settings", _pre(report.settings))]
+    return f'<section id="run"><h2>Run</h2>{_dl(items)}</section>'
 
 
-def _html_record(record: CheckRecord) -> str:
+def _html_record(index: int, record: CheckRecord) -> str:
     reason = f'<div class="reason">{_h(record.message)}</div>' if record.outcome == "skipped" and record.message else ""
-    row = (
+    outcome = _SHOWN[record.outcome]
+    if record.outcome in _DETAILED:  # shown in full above: a link, not a second copy
+        outcome = f'<a href="#{_anchor(index)}">{outcome}: see above</a>'
+    return (
         f"<tr><td><code>{_h(record.nodeid)}</code>{reason}</td><td>{_h(record.requirement)}</td>"
-        f'<td>{_h(record.level)}</td><td class="o-{record.outcome}">{_SHOWN[record.outcome]}</td>'
+        f'<td>{_h(record.level)}</td><td class="o-{record.outcome}">{outcome}</td>'
         f'<td class="n">{record.duration_ms:.1f} ms</td></tr>'
     )
-    if record.outcome not in _DETAILED:
-        return row
-    exchange = _html_exchange(record.exchange) if record.exchange is not None else "<p>No exchange recorded.</p>"
-    details = (
-        f"<details><summary>{_SHOWN[record.outcome]}: details of {_h(record.nodeid)}</summary>"
-        f"<h4>Message</h4>{_pre(record.message or '(no message)')}<h4>Exchange</h4>{exchange}</details>"
-    )
-    return f'{row}\n<tr><td colspan="5">{details}</td></tr>'
 
 
 def _html_records(records: Sequence[CheckRecord]) -> str:
     if not records:
-        return "<section><h2>Checks</h2><p>No checks were recorded.</p></section>"
-    head = "<tr><th>Check</th><th>Requirement</th><th>Level</th><th>Outcome</th><th>Duration</th></tr>"
-    body = "\n".join(_html_record(record) for record in records)
-    return f"<section><h2>Checks</h2><table><thead>{head}</thead><tbody>\n{body}\n</tbody></table></section>"
+        return '<section id="checks"><h2>Checks</h2><p>No checks were recorded.</p></section>'
+    # The check's own time, all its requests and its judging: not the time of any one exchange.
+    head = "<tr><th>Check</th><th>Requirement</th><th>Level</th><th>Outcome</th><th>Check duration</th></tr>"
+    body = "\n".join(_html_record(index, record) for index, record in enumerate(records))
+    table = f"<table><thead>{head}</thead><tbody>\n{body}\n</tbody></table>"
+    summary = f"<summary>All {len(records)} checks, in run order</summary>"
+    return f'<section id="checks"><h2>Checks</h2><details>{summary}{table}</details></section>'
 
 
 def html(report: RunReport) -> str:
-    """One self-contained HTML5 page: no script, nothing fetched, readable offline in any browser."""
+    """One self-contained HTML5 page: no script, nothing fetched, readable offline in any browser.
+
+    What failed comes first: the verdict, then each failed MUST check in full (judgement, exchange,
+    reproduction), then harness errors, SHOULD findings and notes; the requirements, the run and the
+    collapsed table of every check follow, the table linking to the checks shown above rather than
+    repeating them.
+    """
     status, line = _status(report)
+    failures = _failures(report.records)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -295,8 +390,11 @@ def html(report: RunReport) -> str:
         f"<title>Webhook conformance: {_h(status)}: {_h(report.target)}</title>",
         f"<style>{_STYLE}</style></head>",
         "<body>",
-        _html_header(report, status, line),
+        _html_verdict(report, status, line),
+        _html_nav(failures, report.records),
+        _html_findings(failures),
         _html_requirements(_requirements(report.records)),
+        _html_run(report),
         _html_records(report.records),
         "</body>",
         "</html>",

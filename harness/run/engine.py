@@ -233,7 +233,7 @@ class Engine:
             fix=found.fix,
             exchange=kept,
             id=case.id,
-            expected=None if failure is None else failure.expected,
+            expected=None if failure is None else printable(self.masking(failure.expected)),
             actual=None if failure is None else printable(self.masking(failure.actual)),
             hint=None if failure is None or failure.hint is None else printable(self.masking(failure.hint)),
             reproduction=None if failure is None or kept is None else kept.curl,
