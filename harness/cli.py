@@ -6,7 +6,7 @@ serve         run the reference receiver
 requirements  list the requirement catalogue
 
 Exit codes are the suite's (harness.config.exitcodes): 0 ready, 1 a requirement failed, 4 usage error,
-6 target unreachable. Results go to stdout, errors to stderr.
+69 target unreachable. Results go to stdout, errors to stderr.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from harness.wire import transport
 
 __all__ = ["main", "requirements_markdown"]
 
-EXIT_CODES = """exit codes:
+EXIT_CODES = f"""exit codes:
   0  every MUST requirement holds (check), or the event got a 2xx (send)
   1  a requirement failed (with --strict, a SHOULD one too), or the event did not get a 2xx
   2  interrupted
   3  the harness itself failed: a bug, please report it
   4  usage error: a bad option, environment variable or file
   5  no checks selected (check, with -- -k ...)
-  6  no connection can be made to the target (refused, DNS, TLS)"""
+  {ExitCode.TARGET_UNREACHABLE:d} no connection can be made to the target (refused, DNS, TLS)"""
 
 
 class _Parser(argparse.ArgumentParser):

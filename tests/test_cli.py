@@ -223,9 +223,10 @@ def test_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit):
             main([*command, "--help"])
         out = capsys.readouterr().out
-        for code in range(7):
+        # Every code the command can exit with: pytest's --max-warnings code is pytest's alone.
+        for code in set(ExitCode) - {ExitCode.MAX_WARNINGS_ERROR}:
             if code != ExitCode.REQUIREMENT_FAILED or command == []:
-                assert f"\n  {code}  " in out, (command, code)
+                assert re.search(rf"\n  {int(code)} +\S", out), (command, code)
 
 
 def test_check_refuses_an_empty_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -233,24 +234,6 @@ def test_check_refuses_an_empty_url(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check", ""])
     assert exit_info.value.code == ExitCode.USAGE_ERROR
     assert "the URL is empty" in capsys.readouterr().err
-
-
-def test_github_actions_recipe_guards_the_secret_and_uses_real_options() -> None:
-    workflow = (Path(__file__).resolve().parent.parent / "examples" / "github-actions.yml").read_text()
-    step = workflow.split("run: >\n", 1)[1].split("\n      - name")[0]
-    guard, command = step.split("&&")
-    assert guard.split() == [":", '"${WEBHOOK_SECRET:?set', "the", "WEBHOOK_SECRET", "repository", 'secret}"']
-    words = command.split()
-    assert words[:2] == ["webhook-conformance", "check"]
-    args = [word.replace('"$WEBHOOK_TARGET_URL"', "https://r.example.com/webhook") for word in words[2:]]
-    from harness.cli import _parser
-
-    parsed = _parser().parse_args(["check", *args])
-    assert parsed.url == "https://r.example.com/webhook"
-    assert parsed.report_json == "webhook-report.json"
-    # The guard really stops the step when the secret is missing, and lets it through when set.
-    assert subprocess.run(["bash", "-c", guard + "&& true"], env={}, capture_output=True, check=False).returncode != 0
-    assert subprocess.run(["bash", "-c", guard + "&& true"], env={"WEBHOOK_SECRET": "x"}, check=False).returncode == 0
 
 
 def test_a_reader_that_stops_early_gets_no_traceback() -> None:

@@ -17,5 +17,9 @@ class ExitCode(IntEnum):
     #: A bad option, environment variable or ini setting; the message names which.
     USAGE_ERROR = 4
     NO_TESTS_COLLECTED = 5
+    #: pytest 9.2's --max-warnings: every check passed, but pytest counted more warnings than allowed. Under
+    #: pytest only (the command line runs no pytest); never a verdict on the receiver.
+    MAX_WARNINGS_ERROR = 6
     #: No connection could be made to the target: a problem with the setup, not a verdict on the receiver.
-    TARGET_UNREACHABLE = 6
+    #: sysexits.h's EX_UNAVAILABLE, far from pytest's codes, which it numbers from 0 up (9.2 took 6).
+    TARGET_UNREACHABLE = 69
