@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config.secret import Secret
+from harness.config.secret import MASK, Secret
 from harness.judging import doctor
-from harness.wire.transport import Exchange, Hop, Request, Response, TransportError
+from harness.wire.transport import MAX_REDIRECTS, Exchange, Hop, Request, Response, TransportError
+from harness.wire.untrusted import printable
 
 URL = "https://hooks.example.com/webhook"
 SECRET = Secret("abcdefgh-right-secret")
 
 GET_REDIRECT = doctor.STATUS_HINTS[0][2]
-OTHER_ORIGIN = doctor.STATUS_HINTS[1][2]
+ELSEWHERE = "https://elsewhere.example.net/hook"
 UNFOLLOWED_3XX = "Answer at the URL itself: a 3xx that is not followed is a failed attempt at the Cloud."
 BY_STATUS = {low: text for low, high, text in doctor.STATUS_HINTS if low == high}
 
@@ -24,12 +25,16 @@ def exchange(
     hops: tuple[int, ...] = (),
     error: TransportError | None = None,
     accepted_before: bool = False,
+    location: str | None = None,
+    url: str = URL,
 ) -> Exchange:
-    request = Request(URL, b"{}", "'Webhook Validate' with the right secret", secret=secret)
-    followed = tuple(Hop(Response(s, "", (("Location", "/v2"),), b""), URL + "/v2") for s in hops)
+    request = Request(url, b"{}", "'Webhook Validate' with the right secret", secret=secret)
+    followed = tuple(Hop(Response(s, "", (("Location", "/v2"),), b""), url + "/v2") for s in hops)
     if status is None:
         return Exchange(request, None, error, 0.1, followed)
-    return Exchange(request, Response(status, "", (), b""), None, 0.1, followed, secret_accepted_before=accepted_before)
+    headers = () if location is None else (("Location", location),)
+    response = Response(status, "", headers, b"")
+    return Exchange(request, response, None, 0.1, followed, secret_accepted_before=accepted_before)
 
 
 # --- statuses ----------------------------------------------------------------------------------------------
@@ -44,8 +49,8 @@ def exchange(
         (303, GET_REDIRECT),
         (304, UNFOLLOWED_3XX),
         (305, UNFOLLOWED_3XX),
-        (307, OTHER_ORIGIN),
-        (308, OTHER_ORIGIN),
+        (307, doctor.HINT_NO_LOCATION),
+        (308, doctor.HINT_NO_LOCATION),
         (399, UNFOLLOWED_3XX),
         (400, BY_STATUS[400]),
         (401, BY_STATUS[401]),
@@ -72,7 +77,7 @@ def test_a_status_without_a_known_cause_gets_no_hint(status: int) -> None:
 def test_status_hints_say_what_each_family_means() -> None:
     words = {
         301: "follows a 301/302/303 as a GET without the body",
-        307: "re-sends the POST there, body and secret included",
+        307: "without a Location header leads nowhere",
         400: "accept the envelope",
         401: "configured with another secret",
         403: "CSRF",
@@ -94,6 +99,93 @@ def test_the_first_status_range_that_matches_is_the_narrowest() -> None:
         matching = [(low, high) for low, high, _ in doctor.STATUS_HINTS if low <= status <= high]
         if matching:
             assert matching[0] == min(matching, key=lambda bounds: bounds[1] - bounds[0]), status
+
+
+# --- a 307/308 the harness did not follow ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_redirect_to_another_origin_names_where_the_cloud_would_go(status: int) -> None:
+    hint = doctor.hint(exchange(status, location=ELSEWHERE))
+    assert hint == doctor.HINT_OTHER_ORIGIN.format(target=repr(ELSEWHERE))
+    assert f"the Cloud re-sends the POST to {ELSEWHERE!r}, body and secret included" in hint
+    assert f"point the webhook at {ELSEWHERE!r}" in hint
+
+
+def test_the_redirect_target_is_resolved_as_the_cloud_resolves_it() -> None:
+    # Against the last hop followed, scheme-relative included, as requests resolves it.
+    hint = doctor.hint(exchange(307, location="//evil.example.net/x", hops=(308,)))
+    assert "re-sends the POST to 'https://evil.example.net/x'" in (hint or "")
+    hint = doctor.hint(exchange(308, location="http://hooks.example.com/webhook"))  # another scheme
+    assert "re-sends the POST to 'http://hooks.example.com/webhook'" in (hint or "")
+
+
+def test_a_redirect_without_a_location_leads_nowhere() -> None:
+    assert doctor.hint(exchange(307, location="")) == doctor.HINT_NO_LOCATION
+    assert "another origin" not in doctor.HINT_NO_LOCATION
+    # The harness follows a same-origin one; if it is the final answer anyway, nothing specific is known.
+    assert doctor.hint(exchange(307, location="/v3")) == UNFOLLOWED_3XX
+
+
+def test_a_get_redirect_before_the_307_is_still_the_cause() -> None:
+    assert doctor.hint(exchange(307, location=ELSEWHERE, hops=(303,))) == GET_REDIRECT
+
+
+HOSTILE_LOCATIONS = {
+    "esc": "https://evil.example.net/\x1b[2J\x1b[31mPASSED",
+    "crlf": "https://evil.example.net/a\r\nREADY: every check passed",
+    "github-command": "https://evil.example.net/::error::forged",
+    "github-command-on-a-new-line": "https://evil.example.net/\n::error file=x::forged",
+    "azure-command": "https://evil.example.net/##vso[task.setvariable variable=x]y",
+    "azure-format": "https://evil.example.net/##[error]forged",
+    "bidi-override": "https://evil.example.net/\u202egnp.exe",
+}
+
+
+@pytest.mark.parametrize("location", HOSTILE_LOCATIONS.values(), ids=list(HOSTILE_LOCATIONS))
+def test_a_hostile_location_is_escaped_before_it_reaches_the_hint(location: str) -> None:
+    hint = doctor.hint(exchange(307, location=location))
+    assert hint is not None
+    assert "re-sends the POST to '" in hint  # quoted, mid-line: the receiver's text starts no line
+    assert hint.isprintable()  # no ESC, CR or LF left
+    assert printable(hint) == hint  # and no CI command: nothing left for the escaper to do
+    assert "##vso[" not in hint
+    assert "##[" not in hint
+
+
+def test_escaping_writes_the_characters_out() -> None:
+    hint = doctor.hint(exchange(307, location=HOSTILE_LOCATIONS["esc"])) or ""
+    assert "'https://evil.example.net/\\x1b[2J\\x1b[31mPASSED'" in hint
+    hint = doctor.hint(exchange(307, location=HOSTILE_LOCATIONS["azure-command"])) or ""
+    assert "'https://evil.example.net/\\x23#vso[task.setvariable variable=x]y'" in hint
+    hint = doctor.hint(exchange(307, location=HOSTILE_LOCATIONS["bidi-override"])) or ""
+    assert "'https://evil.example.net/\\u202egnp.exe'" in hint
+
+
+def test_a_location_holding_the_secret_is_masked() -> None:
+    value = SECRET.reveal()
+    for location in (f"{ELSEWHERE}?echo={value}", f"{ELSEWHERE}?echo={value.upper()}", f"https://{value}.example.net/"):
+        hint = doctor.hint(exchange(307, location=location)) or ""
+        assert value not in hint.lower()
+        assert MASK in hint
+
+
+def test_a_location_holding_the_urls_password_is_masked() -> None:
+    password = "a-long-url-password-1234"
+    url = f"https://user:{password}@hooks.example.com/webhook"
+    hint = doctor.hint(exchange(307, location=f"https://user:{password}@elsewhere.example.net/", url=url)) or ""
+    assert password not in hint
+    assert MASK in hint
+
+
+def test_a_long_location_is_not_shown_at_all() -> None:
+    # A cut could end inside the secret, where masking no longer recognises it.
+    location = f"{ELSEWHERE}?pad={'x' * doctor.LOCATION_SHOWN}&echo={SECRET.reveal()}"
+    hint = doctor.hint(exchange(308, location=location)) or ""
+    assert f"the URL in its Location header ({len(location)} characters, not shown)" in hint
+    assert "pad=" not in hint
+    assert SECRET.reveal() not in hint
+    assert "elsewhere.example.net" in (doctor.hint(exchange(308, location=ELSEWHERE + "/" * 165)) or "")
 
 
 # --- what the request carried and what came before ---------------------------------------------------------
@@ -158,6 +250,7 @@ def test_transport_hints_say_what_happened() -> None:
         "connect-timeout": "a firewall may be dropping connections",
         "dns": "does not resolve",
         "protocol": "not valid HTTP/1.1",
+        "redirects": "More than 30 redirects in a row: a redirect loop",
     }
     assert set(words) == set(doctor.TRANSPORT_HINTS)
     for kind, phrase in words.items():
@@ -175,14 +268,19 @@ def test_transport_hints_say_what_happened() -> None:
         "read-timeout",
         "deadline",
         "protocol",
-        pytest.param(
-            "redirects",
-            marks=pytest.mark.xfail(reason="more than 30 redirects has no hint in TRANSPORT_HINTS", strict=True),
-        ),
+        "redirects",
     ],
 )
 def test_every_transport_error_kind_gets_a_hint(kind: str) -> None:
     assert doctor.hint(exchange(None, error=TransportError(kind, "detail")))
+
+
+def test_too_many_redirects_says_to_fix_the_loop_and_register_the_final_url() -> None:
+    hint = doctor.hint(exchange(None, error=TransportError("redirects", "more than 30 redirects")))
+    assert hint == doctor.TRANSPORT_HINTS["redirects"]
+    assert f"More than {MAX_REDIRECTS} redirects" in hint
+    assert "TooManyRedirects" in hint
+    assert "Fix the loop, and point the webhook at the final URL" in hint
 
 
 def test_a_tls_error_gets_the_tls_hint_for_its_detail() -> None:

@@ -164,8 +164,8 @@ def exchange(
 DOCTOR_CASES = [
     (exchange(301), "follows a 301/302/303 as a GET without the body"),
     (exchange(302), "the event is lost even when the GET gets a 2xx"),
-    (exchange(307), "re-sends the POST there, body and secret included"),
-    (exchange(308), "leads to another origin"),
+    (exchange(307), "without a Location header leads nowhere"),
+    (exchange(308), "without a Location header leads nowhere"),
     (exchange(405, hop=302), "follows a 301/302/303 as a GET without the body"),  # the GET's 405 is the 302's fault
     (exchange(401, after_handshake=True), "this 401 is not about the secret"),
     (exchange(429), "rate-limited the Cloud"),

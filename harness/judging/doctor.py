@@ -7,7 +7,9 @@ connection attempt.
 
 from __future__ import annotations
 
-from harness.wire.transport import Exchange, TransportError
+from harness.payloads.masking import Masking
+from harness.wire.transport import MAX_REDIRECTS, Exchange, TransportError
+from harness.wire.untrusted import printable
 
 __all__ = ["hint", "setup_hint"]
 
@@ -29,6 +31,21 @@ HINT_401_OWN_RULE = (
     "Cloud does not send). The Cloud sends what it sends: accept every delivery that carries the right secret."
 )
 
+#: A 307/308 to another origin, with where it leads: the harness stops there, the Cloud goes on (see hint).
+HINT_OTHER_ORIGIN = (
+    "This redirect leads to another origin (scheme, host or port): the Cloud re-sends the POST to {target}, body "
+    "and secret included, so the secret leaves the registered URL; the harness does not follow it. If the receiver "
+    "lives there, point the webhook at {target}; otherwise redirect only within the same origin."
+)
+#: A 307/308 with no Location: requests follows only an answer that says where to go.
+HINT_NO_LOCATION = (
+    "A 307/308 without a Location header leads nowhere: the Cloud's requests does not follow it and records a "
+    "failed attempt. Answer at the URL itself."
+)
+#: The longest redirect target quoted in a hint: whole or not at all, since a cut could end inside the secret,
+#: where masking no longer recognises it (as checks.status_text quotes a Location).
+LOCATION_SHOWN = 200
+
 #: (lowest status, highest status, hint for a request that carried the right secret); the first match wins.
 STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
     (
@@ -36,13 +53,6 @@ STATUS_HINTS: tuple[tuple[int, int, str], ...] = (
         303,
         "Answer at the URL itself. The Cloud follows a 301/302/303 as a GET without the body (requests' rules), so "
         "the event is lost even when the GET gets a 2xx; the harness follows it the same way within the origin.",
-    ),
-    (
-        307,
-        308,
-        "This redirect leads to another origin (scheme, host or port): the Cloud re-sends the POST there, body and "
-        "secret included, so the secret leaves the registered URL; the harness does not follow it. Register the "
-        "final URL, or redirect only within the same origin.",
     ),
     (300, 399, "Answer at the URL itself: a 3xx that is not followed is a failed attempt at the Cloud."),
     (400, 400, f"The receiver rejected the Cloud's payload: {_REJECTED_PAYLOAD}"),
@@ -89,6 +99,11 @@ TRANSPORT_HINTS: dict[str, str] = {
     "connect-timeout": "Nothing answered: a firewall may be dropping connections, or the host is down.",
     "dns": "The host name does not resolve: check the URL for typos.",
     "protocol": "The answer is not valid HTTP/1.1, or the connection was closed before a complete answer.",
+    # The harness follows same-origin redirects only, so these hops never left the registered origin.
+    "redirects": f"More than {MAX_REDIRECTS} redirects in a row: a redirect loop (a path sent back to itself, or "
+    "two rules such as one adding a trailing slash and one removing it), or a chain longer than the Cloud's "
+    "requests follows. The Cloud gives up there too (TooManyRedirects) and records a failed attempt. Fix the loop, "
+    "and point the webhook at the final URL, so that a delivery needs no redirect at all.",
 }
 
 SETUP_HINTS: dict[str, str] = {
@@ -147,10 +162,37 @@ def hint(exchange: Exchange) -> str | None:
         )
     # A redirect that turned the POST into a GET explains whatever the GET got (a 405, a 404, a page).
     status = next((hop.response.status for hop in exchange.redirects if hop.changed_to_get), response.status)
-    for low, high, text in STATUS_HINTS:
-        if low <= status <= high:
-            return text
-    return None
+    if status in (307, 308):
+        return _method_keeping_redirect_hint(exchange)
+    return _status_hint(status)
+
+
+def _method_keeping_redirect_hint(exchange: Exchange) -> str | None:
+    """A final 307/308: one the harness did not follow, since it leads to another origin or nowhere."""
+    assert exchange.response is not None
+    target = exchange.redirect_elsewhere
+    if target is not None:
+        return HINT_OTHER_ORIGIN.format(target=_shown_target(target, exchange))
+    if not exchange.response.header("Location"):
+        return HINT_NO_LOCATION
+    return _status_hint(exchange.response.status)
+
+
+def _shown_target(target: str, exchange: Exchange) -> str:
+    """Where a redirect leads, quoted so that it can be shown: the receiver wrote it.
+
+    Masked with what the request carried (its secret, a password in its URL), then made inert (control
+    characters written out, CI commands broken), as checks.status_text shows a Location. The front doors
+    mask and escape every hint again (the engine's records, the failure text, ``send``), with the run's
+    masking, which also knows the right secret when this request carried a wrong one.
+    """
+    if len(target) > LOCATION_SHOWN:
+        return f"the URL in its Location header ({len(target)} characters, not shown)"
+    return f"'{printable(Masking(exchange.request.url, exchange.request.secret)(target))}'"
+
+
+def _status_hint(status: int) -> str | None:
+    return next((text for low, high, text in STATUS_HINTS if low <= status <= high), None)
 
 
 def setup_hint(error: TransportError) -> str:
