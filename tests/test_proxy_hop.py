@@ -74,3 +74,24 @@ def test_no_proxy_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://192.0.2.10:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert clear_hop("http://127.0.0.1:9/webhook", transport.Options(use_env_proxy=True)) is None
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    ["http://127.0.0.1:3128", "https://192.0.2.10:3128", "socks5://192.0.2.10:1080"],
+    ids=["loopback-proxy", "https-proxy", "socks-proxy"],
+)
+def test_a_far_http_target_is_in_clear_whatever_the_proxy(monkeypatch: pytest.MonkeyPatch, proxy: str) -> None:
+    # The proxy relays an http target's request in plain text to the target: its own hop does not matter.
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hop = clear_hop("http://198.51.100.7/webhook", transport.Options(use_env_proxy=True))
+    assert hop == "the target is http://198.51.100.7, on another machine"
+
+
+def test_a_socks_proxy_elsewhere_is_a_hop_in_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "socks5h://192.0.2.10:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert clear_hop("http://127.0.0.1:9/webhook", transport.Options(use_env_proxy=True)) is not None

@@ -73,18 +73,28 @@ class _Hostile(socketserver.BaseRequestHandler):
                 if not chunk:
                     break
                 data += chunk
-            self.request.sendall(hostile_answer(data))
+            self.request.sendall(self.server.answer(data))  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def answering(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A loopback receiver that reads each request whole and writes ``answer(request)``, byte for byte."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    server.answer = answer  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/webhook"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[str]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Hostile)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/webhook"
-    server.shutdown()
-    server.server_close()
+    with answering(hostile_answer) as url:
+        yield url
 
 
 def problems(name: str, text: str) -> list[str]:
@@ -209,3 +219,46 @@ def test_the_readme_shows_what_printable_writes() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for text in ("::error::", "##vso[", "\x1b", "\r"):
         assert f"`{printable(text)}`" in readme, text
+
+
+#: A Location Python's URL parser refuses, quoting it: requests raises ValueError while it builds the redirect.
+UNPARSEABLE_LOCATIONS = {
+    "nfkc": f"http://a\uff0f{SECRET}\x1bc\x07\u2028\u202e::error::x/".encode(),
+    "ipv6": f"http://[{SECRET}::error::x/".encode(),
+}
+
+
+@pytest.mark.parametrize("location", list(UNPARSEABLE_LOCATIONS.values()), ids=list(UNPARSEABLE_LOCATIONS))
+def test_a_location_requests_cannot_parse_is_a_failed_attempt_not_a_crash(location: bytes) -> None:
+    def redirect(request: bytes) -> bytes:
+        return b"HTTP/1.1 307 Moved\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
+
+    with answering(redirect) as url:
+        done = run_cli("send", "Webhook Validate", "--to", url, "--json")
+    assert done.returncode == ExitCode.REQUIREMENT_FAILED, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    assert answer["outcome"] == "no-response"
+    assert answer["error"].startswith("protocol")
+    assert problems("send --json", json.dumps(answer, ensure_ascii=False)) + problems("stderr", done.stderr) == []
+
+
+def test_masking_after_escaping_makes_no_azure_command() -> None:
+    from harness.config.secret import Secret, redact
+
+    shown = redact(printable(f"##{SECRET}vso[task.complete] ##{SECRET}[error]"), [Secret(SECRET)])
+    assert problems("shown", shown) == []
+
+
+def test_a_broken_status_line_is_inert_in_the_json_report(tmp_path: Path) -> None:
+    def broken_after_the_handshake(request: bytes) -> bytes:
+        if request.startswith(b"GET") or b"Webhook Validate" in request:
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+        return b"XTTP/1.1 500 " + POISON.encode("latin-1", "replace") + b" ##" + SECRET.encode() + b"vso[x]\r\n\r\n"
+
+    with answering(broken_after_the_handshake) as url:
+        done = run_cli("check", url, "--report-json", str(tmp_path / "r.json"), "--", "-k", "EVT-1")
+    assert done.returncode == ExitCode.REQUIREMENT_FAILED, done.stdout[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    errors = [r["exchange"]["error"] for r in report["records"] if r["exchange"] and r["exchange"]["error"]]
+    assert errors
+    assert problems("r.json", json.dumps(report, ensure_ascii=False)) == []

@@ -17,6 +17,7 @@ from harness.config.secret import Secret, redact
 from harness.judging.catalogue import Level, Requirement
 from harness.output.explain import HEADERS_THAT_MATTER, follows, reproduction, safe_text
 from harness.wire.transport import Exchange
+from harness.wire.untrusted import printable
 
 __all__ = [
     "CheckRecord",
@@ -147,7 +148,9 @@ def record_exchange(
         headers=headers,
         response_body="" if response is None else safe_text(response.body, masked),
         elapsed_ms=round(exchange.elapsed * 1000, 1),
-        error=None if exchange.error is None else f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}",
+        error=None
+        if exchange.error is None
+        else printable(f"{exchange.error.kind}: {redact(exchange.error.detail, masked)}"),
         curl=redact(reproduction(request, timeout, save_to, at_once, follows(exchange)), masked),
     )
 

@@ -23,22 +23,24 @@ def unreachable_message(target: Target, error: transport.TransportError) -> str:
 
 
 def clear_hop(url: str, options: transport.Options) -> str | None:
-    """Where a request to ``url`` would leave this machine unencrypted, in words; None when it never does.
+    """Where a request to ``url`` would cross a network unencrypted, in words; None when it never does.
 
-    An http target is sent in clear to whatever it connects to: the target itself or, with the environment's
-    proxies honoured, an http proxy (the proxy relays it; only an https target is tunnelled through it)."""
-    if urllib.parse.urlsplit(url).scheme != "http":
+    An http target is sent in clear all the way: to the target itself and, with the environment's proxies
+    honoured, to the proxy too, unless the proxy is reached over TLS or on this machine (only an https target
+    is tunnelled through a proxy encrypted). A SOCKS proxy relays the same plain text."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http":
         return None
-    proxy = options.proxy_for(url)
-    if proxy is not None:
-        proxy_url = proxy if "://" in proxy else f"http://{proxy}"
-        if not sends_in_clear(proxy_url):
-            return None  # an https proxy, or one on this machine
-        # Only the proxy's host: its URL may hold a password.
-        return f"the target is http and sent through the proxy {urllib.parse.urlsplit(proxy_url).hostname}"
     if sends_in_clear(url):
-        return f"the target is http://{urllib.parse.urlsplit(url).hostname}, on another machine"
-    return None
+        return f"the target is http://{parts.hostname}, on another machine"
+    proxy = options.proxy_for(url)
+    if proxy is None:
+        return None
+    proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if proxy_parts.scheme == "https" or not sends_in_clear(f"http://{proxy_parts.netloc}"):
+        return None
+    # Only the proxy's host: its URL may hold a password.
+    return f"the target is http and sent through the proxy {proxy_parts.hostname}, on another machine"
 
 
 class Opened:

@@ -320,13 +320,22 @@ def send(request: Request, options: Options) -> Exchange:
                 response, raw = _hop(session, prepared, options)
             except _Failed as failed:
                 return Exchange(request, None, failed.error, time.monotonic() - started, tuple(hops))
-            following = _next_request(session, prepared, raw, request.url)
+            try:
+                following = _next_request(session, prepared, raw, request.url)
+            except ValueError as exc:
+                return Exchange(request, None, _unparseable_location(exc), time.monotonic() - started, tuple(hops))
             if following is None:
                 return Exchange(request, response, None, time.monotonic() - started, tuple(hops))
             hops.append(Hop(response, str(following.url)))
             prepared = following
     error = TransportError("redirects", f"more than {MAX_REDIRECTS} redirects (requests' TooManyRedirects)")
     return Exchange(request, None, error, time.monotonic() - started, tuple(hops))
+
+
+def _unparseable_location(exc: ValueError) -> TransportError:
+    # Python's URL parser quotes the Location verbatim: the detail is the receiver's, masked and escaped
+    # wherever it is shown, like every other detail.
+    return TransportError("protocol", f"a redirect whose Location requests cannot parse ({_reason(exc)})")
 
 
 class _Failed(Exception):  # noqa: N818 - internal, never escapes send()
@@ -348,6 +357,10 @@ def _hop(
                 return _exchange(session, prepared, options)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise _Failed(_classify(exc, watchdog.fired, options)) from None
+            except ValueError as exc:  # requests parsing a Location (netloc, IPv6): the Cloud's post raises too
+                raise _Failed(
+                    TransportError("protocol", f"an answer requests itself fails on ({_reason(exc)})")
+                ) from None
     finally:
         _open_connections.reset(token)
 
@@ -457,6 +470,7 @@ def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool, st
 # Words in an error that mean the peer spoke broken HTTP or hung up mid-answer, not that it cannot be reached.
 _PROTOCOL_MARKERS = (
     "RemoteDisconnected",
+    "UnknownProtocol",  # an answer, though not HTTP/1.x: not a failure to connect
     "BadStatusLine",
     "ProtocolError",
     "IncompleteRead",

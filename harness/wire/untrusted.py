@@ -13,8 +13,9 @@ import re
 __all__ = ["CI_COMMANDS", "printable"]
 
 #: What CI runners read as a command. GitHub reads ``::`` at the start of a line (after spaces); Azure's
-#: agent finds ``##vso[`` anywhere in a line, and ``##[`` formats a line it starts.
-CI_COMMANDS = re.compile(r"^(\s*)::|##(?=vso\[|\[)")
+#: agent finds ``##vso[`` anywhere in a line, in any case, and ``##[`` formats a line. Every ``##`` is
+#: broken, not only those: masking after escaping turns ``##<secret>vso[`` into ``##[Filtered]vso[``.
+CI_COMMANDS = re.compile(r"^(\s*)::|##")
 
 
 def _written_out(ch: str) -> str:
@@ -23,8 +24,8 @@ def _written_out(ch: str) -> str:
 
 def printable(text: str, newlines: bool = False) -> str:
     """``text`` with control and other unprintable characters written out (``\\x1b``), and CI command
-    prefixes broken (``\\x3a:error::``, ``\\x23#vso[``), so that it stays one inert line; with ``newlines``,
-    line feeds are kept (for a body shown as a block) and every line is made inert."""
+    prefixes broken (``\\x3a:error::``, every ``##`` as ``\\x23#``), so that it stays one inert line; with
+    ``newlines``, line feeds are kept (for a body shown as a block) and every line is made inert."""
     keep = "\n" if newlines else ""
     shown = "".join(ch if ch.isprintable() or ch in keep else _written_out(ch) for ch in text)
     lines = shown.split("\n") if newlines else [shown]
