@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Report", "__version__", "check"]
 
+#: The one place the version is written: pyproject.toml reads it for the package metadata.
 __version__ = "0.1.0"
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tools
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+import tools
 from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
 from gallery import Handler, front_door
 from harness.payloads.schemas import sample_data

@@ -15,8 +15,8 @@ from typing import Any
 
 import html5lib
 import pytest
-import tools
 
+import tools
 from conftest import SuiteRun
 from gallery import SECRET, Handler, answers_403, redirects_to_another_origin
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tools
 from werkzeug import Request, Response
 
+import tools
 from conftest import SuiteRun
 from gallery import GALLERY, SECRET, Broken, Handler, accepts_prefix, unauthorized
 from harness.config.secret import Secret
@@ -133,9 +133,7 @@ def test_reproduction_refuses_to_run_without_the_secret(
 ) -> None:
     run_suite("--target-url", serve(accepts_prefix), "--webhook-report-json=r.json", secret=SECRET)
     command = reproductions(json.loads((pytester.path / "r.json").read_text()))[0][0]
-    out = subprocess.run(
-        ["bash", "-c", command], env={"PATH": CURL_PATH}, capture_output=True, timeout=30, check=False
-    )
+    out = subprocess.run(["bash", "-c", command], env={"PATH": CURL_PATH}, capture_output=True, timeout=30, check=False)
     assert out.returncode != 0
     assert b"set WEBHOOK_SECRET to the secret of the webhook" in out.stderr
 
