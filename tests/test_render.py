@@ -406,3 +406,10 @@ def test_insecure_runs_and_the_clouds_conclusions_are_in_both_reports() -> None:
     plain = replace(shown, insecure=False)
     assert "--webhook-insecure" not in render.markdown(plain)
     assert "--webhook-insecure" not in render.html(plain)
+
+
+def test_the_embedded_receiver_is_named_once() -> None:
+    target = "http://127.0.0.1:1/webhook (embedded reference receiver)"
+    report = RunReport(target=target, embedded=True, settings="", started="2025-01-01T00:00:00+00:00")
+    assert render.markdown(report).count("embedded reference receiver") == 1
+    assert render.html(report).count("embedded reference receiver") == 1

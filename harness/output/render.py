@@ -136,8 +136,7 @@ def _fence(text: str, info: str = "text") -> str:
 def _md_header(report: RunReport) -> list[str]:
     status, line = _status(report)
     lines = [f"## `{_MARKER[status]}` {_md(line)}", ""]
-    kind = " (the embedded reference receiver)" if report.embedded else ""
-    lines.append(f"- **Target:** {_md(report.target)}{kind}")
+    lines.append(f"- **Target:** {_md(report.target)}")  # it says when it is the embedded receiver
     finished = f" to {_md(report.finished)}" if report.finished else ""
     lines.append(f"- **Run:** {_md(report.started)}{finished}, harness {_md(report.harness_version)}")
     lines += [f"- **URL warning:** {_md(warning)}" for warning in report.url_warnings]
@@ -340,7 +339,7 @@ def _html_requirements(rows: Sequence[_Requirement]) -> str:
 
 def _html_run(report: RunReport) -> str:
     facts = [
-        ("Target", report.target + (" (the embedded reference receiver)" if report.embedded else "")),
+        ("Target", report.target),  # it says when it is the embedded receiver
         ("Harness version", report.harness_version),
         ("Started", report.started),
         ("Finished", report.finished or "(not finished)"),
