@@ -430,7 +430,7 @@ ANSWERS = {
     ),
     "no answer": ([b""], "no response", "protocol"),
     "not http": ([b"SSH-2.0-OpenSSH_9.6\r\n"], "no response", "protocol"),
-    "http/2": ([b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"], "no response", "connect"),  # transport's word
+    "http/2": ([b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"], "no response", "protocol"),  # not a refusal
     "status 99": ([b"HTTP/1.1 099 Low\r\n\r\n"], "no response", "protocol"),
     "short body": ([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nOK"], "no response", "protocol"),
     "two lengths": (

@@ -191,7 +191,7 @@ def _status(line: bytes) -> int:
     if not version.startswith("HTTP/"):
         raise _Broken  # BadStatusLine
     if not (version in ("HTTP/1.0", "HTTP/0.9") or version.startswith("HTTP/1.")):
-        raise _Broken("connect")  # UnknownProtocol, whose text has none of the words transport reads as protocol
+        raise _Broken  # UnknownProtocol: an answer, though not HTTP/1.x, as transport reads it
     try:
         status = int(words[1])
     except ValueError:
