@@ -1,19 +1,24 @@
 """The shared secret: held so that printing it by accident prints a mask, and redacted from any text.
 
 The harness unwraps the secret only when it builds a request header; everything it writes goes
-through :func:`redact` (the plugin applies it to reports, captured output and logs).
+through :func:`redact` (the plugin applies it to reports, captured output and logs), which masks it in
+every spelling a receiver can plausibly reflect (:data:`ENCODINGS`): the same ones LEAK-1 judges.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
+import html
+import html.entities
+import json
 import math
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["MASK", "MIN_JUDGED_LENGTH", "MIN_RUN", "Secret", "redact"]
+__all__ = ["ENCODINGS", "MASK", "MIN_JUDGED_LENGTH", "MIN_RUN", "VERBATIM", "Encoding", "Secret", "redact"]
 
 MASK = "[Filtered]"
 
@@ -66,74 +71,374 @@ class Secret:
         return max(least, math.ceil(len(self._value) * share))
 
     def leaked_in(self, text: str) -> bool:
-        """Whether ``text`` holds the value in any case, or three quarters of it: a leak, for LEAK-1."""
-        return bool(self.runs(text, self.run_length(LEAK_SHARE, MIN_LEAK_RUN)))
+        """Whether ``text`` holds the value in any case or spelling, or three quarters of it: a leak, for LEAK-1."""
+        return self.spelling_in(text) is not None
+
+    def spelling_in(self, text: str) -> Encoding | None:
+        """How ``text`` holds the value, for LEAK-1: :data:`VERBATIM` (in any case, or three quarters of it),
+        another of :data:`ENCODINGS`, or None."""
+        value = self._value
+        if not value:
+            return None
+        if self.runs(text, self.run_length(LEAK_SHARE, MIN_LEAK_RUN)):
+            return VERBATIM
+        # One scan for the common answer, "none": the encoding is named only when something was found.
+        if not _pattern(value).search(text):
+            return None
+        return next((encoding for encoding, found in _patterns(value) if found.search(text)), None)
 
     def runs(self, text: str, length: int | None = None) -> list[tuple[int, int]]:
         """Spans of ``text`` that are the whole value in any case, or a run of it of ``length`` (default: half)."""
         value = self._value
         if not value:
             return []
-        spans = [m.span() for m in _form_patterns(value)[-1].finditer(text)]
+        spans = [m.span() for m in _value_pattern(value).finditer(text)]
         length = length or self.run_length()
-        windows = _windows(value, length)
-        if windows is not None:
-            names = [m.span() for m in _HEADER_NAME.finditer(text)]
-            folded_value, folded_text = value.casefold(), text.casefold()
-            position = 0
-            while (found := windows.search(text, position)) is not None:
-                start, end = found.span()
-                while end < len(text) and folded_text[start : end + 1] in folded_value:  # as far as the run goes
-                    end += 1
-                if not any(a <= start and end <= b for a, b in names):
-                    spans.append((start, end))
-                position = end
+        found = _next_window(text, 0, value, length) if len(value) >= length else None
+        if found is None:  # most texts: spared the rest
+            return spans
+        names = [m.span() for m in _HEADER_NAME.finditer(text)]
+        folded_value, folded_text = value.casefold(), text.casefold()
+        while found is not None:
+            start, end = found.span()
+            while end < len(text) and folded_text[start : end + 1] in folded_value:  # as far as the run goes
+                end += 1
+            if not any(a <= start and end <= b for a, b in names):
+                spans.append((start, end))
+            found = _next_window(text, end, value, length)
         return spans
 
     def forms(self) -> tuple[str, ...]:
-        """Every spelling under which the value could appear in text: verbatim, URL-encoded, base64."""
+        """The whole spellings of the value in every one of :data:`ENCODINGS`, longest first (the escaping
+        encodings fully escaped; the masking also finds them with only some characters escaped)."""
         return _forms(self._value)
+
+
+# --- the spellings ------------------------------------------------------------------------------------------
+
+Spell = Callable[[str], Iterable[str]]
+Escapes = Callable[[str], Iterable[str]]
+Reflect = Callable[[str], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoding:
+    """A spelling of the secret a receiver can plausibly reflect: LEAK-1 judges it, :func:`redact` masks it."""
+
+    #: A short id: test ids, and the README's list.
+    name: str
+    #: What is covered, as the README lists it.
+    covers: str
+    #: How a LEAK-1 failure names what it found.
+    described: str
+    #: The value's whole spellings.
+    spell: Spell
+    #: Whether they are matched in any case: hex and the value are, base64 is not (with its case changed it
+    #: is no longer the secret's).
+    any_case: bool = True
+    #: For an encoding that escapes some characters and leaves others as they are (each serializer chooses
+    #: which): the regular expressions of the escapes one character can take. Matched character by character,
+    #: so any mix of escaped and plain characters is found; ``spell`` then gives the fully escaped spellings.
+    escapes: Escapes | None = None
+    #: What receivers do to produce it, by name: the tests echo each one back.
+    reflections: tuple[tuple[str, Reflect], ...] = ()
+
+
+def _bytes(value: str) -> tuple[bytes, ...]:
+    """The bytes a receiver can hold for the value: its UTF-8, and the Latin-1 that requests sends a header as."""
+    utf8 = value.encode("utf-8", "surrogateescape")
+    try:
+        latin1 = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return (utf8,)
+    return (utf8,) if latin1 == utf8 else (utf8, latin1)
+
+
+def _utf8(value: str) -> bytes:
+    return _bytes(value)[0]
+
+
+def _b64(text: str, urlsafe: bool = False) -> str:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(_utf8(text)).decode("ascii")
+
+
+def _base64_spellings(value: str, urlsafe: bool) -> Iterator[str]:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    for raw in _bytes(value):
+        whole = encode(raw).decode("ascii")
+        yield from (whole, whole.rstrip("="))
+        # Inside a longer base64'd text, the value starts 0, 1 or 2 bytes into a group of three: what does not
+        # depend on its neighbours is the characters whose six bits all come from the value.
+        for offset in range(3):
+            shifted = encode(bytes(offset) + raw).decode("ascii")
+            yield shifted[-(-8 * offset // 6) : 8 * (offset + len(raw)) // 6]
+
+
+def _utf16_units(char: str) -> list[int]:
+    raw = char.encode("utf-16-be", "surrogatepass")
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+
+
+def _any_case(text: str) -> str:
+    """A regular expression for ``text`` in any case: a class per cased character. re's IGNORECASE would do it
+    but turns off the search for a pattern's first characters, and makes every scan several times slower."""
+    return "".join(_any_case_char(c) for c in text)
+
+
+def _any_case_char(char: str) -> str:
+    lower, upper = char.lower(), char.upper()
+    if lower == upper or len(lower) != 1 or len(upper) != 1:
+        return re.escape(char)
+    return f"[{re.escape(lower)}{re.escape(upper)}]"
+
+
+def _percent(raw: bytes) -> str:
+    return "".join(f"%{byte:02X}" for byte in raw)
+
+
+def _percent_escapes(char: str) -> Iterator[str]:
+    yield from (_any_case(_percent(raw)) for raw in _bytes(char))
+    if char == " ":
+        yield r"\+"
+
+
+_JSON_SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/"}
+
+
+def _json_escaped(value: str) -> str:
+    """Every character as JSON ``\\u`` escapes, as a serializer writes them (the stdlib's own, beyond ASCII)."""
+    return "".join(f"\\u{ord(c):04x}" if c.isascii() else json.dumps(c)[1:-1] for c in value)
+
+
+def _json_escapes(char: str) -> Iterator[str]:
+    yield r"\\u".join(["", *(_any_case(f"{unit:04x}") for unit in _utf16_units(char))])
+    if char in _JSON_SHORT:
+        yield re.escape(_JSON_SHORT[char])
+
+
+def _named_references() -> dict[str, list[str]]:
+    """The named character references of each character that has some ("&sol;" for "/"), ";" or not."""
+    named: dict[str, list[str]] = {}
+    for name, char in html.entities.html5.items():
+        named.setdefault(char, []).append("&" + name)
+    return named
+
+
+_NAMED = _named_references()
+
+
+def _html_escapes(char: str) -> Iterator[str]:
+    # Up to three leading zeros ("&#x0073;"), and the ";" that browsers let go: bounded, so that every
+    # spelling of a 140-character secret stays short enough to be masked before an excerpt is cut.
+    yield f"&#0{{0,3}}{ord(char)};?"
+    yield f"&#[xX]0{{0,3}}{_any_case(f'{ord(char):x}')};?"
+    yield from map(re.escape, _NAMED.get(char, []))
+
+
+def _html5_named(value: str) -> str:
+    """Each character as a named reference where HTML5 has one (``&sol;`` rather than ``&SOL``)."""
+    return "".join(min(_NAMED[c], key=_plainest) if c in _NAMED else c for c in value)
+
+
+def _plainest(name: str) -> tuple[bool, bool]:
+    return not name.endswith(";"), name != name.lower()
+
+
+def _html4_named(value: str) -> str:
+    """Each character as a named reference where HTML 4 has one (``&eacute;``), as a decimal one otherwise."""
+    named = html.entities.codepoint2name
+    return "".join(f"&{named[ord(c)]};" if ord(c) in named else f"&#{ord(c)};" for c in value)
+
+
+VERBATIM = Encoding(
+    "verbatim",
+    f"the value itself, in any case; a run of half of it ({MIN_RUN} characters at least) is masked, one of three "
+    f"quarters ({MIN_LEAK_RUN} at least) is a leak",
+    "the secret, or three quarters of it",
+    lambda value: (value,),
+    reflections=(("as sent", str), ("upper-cased", str.upper)),
+)
+#: Every spelling the masking removes and LEAK-1 judges, the value itself first.
+ENCODINGS = (
+    VERBATIM,
+    Encoding(
+        "hex",
+        "its UTF-8 or Latin-1 bytes in hexadecimal, lower or upper case",
+        "the secret hex-encoded",
+        lambda value: (raw.hex() for raw in _bytes(value)),
+        reflections=(("lower-case", lambda v: _utf8(v).hex()), ("upper-case", lambda v: _utf8(v).hex().upper())),
+    ),
+    Encoding(
+        "reversed",
+        "the value reversed, in any case",
+        "the secret reversed",
+        lambda value: (value[::-1],),
+        reflections=(("reversed", lambda v: v[::-1]),),
+    ),
+    Encoding(
+        "base64",
+        "base64 of its UTF-8 or Latin-1 bytes, padded or not, alone or inside a longer base64'd text "
+        "(at any of the three byte offsets)",
+        "the secret in base64",
+        lambda value: _base64_spellings(value, urlsafe=False),
+        any_case=False,
+        reflections=(
+            ("whole", _b64),
+            ("after one byte", lambda v: _b64("x" + v)),
+            ("after two bytes", lambda v: _b64("xy" + v + "z")),
+        ),
+    ),
+    Encoding(
+        "base64url",
+        "the same in the URL-safe alphabet (`-` and `_`)",
+        "the secret in URL-safe base64",
+        lambda value: _base64_spellings(value, urlsafe=True),
+        any_case=False,
+        reflections=(
+            ("whole, unpadded", lambda v: _b64(v, urlsafe=True).rstrip("=")),
+            ("after one byte", lambda v: _b64("x" + v, urlsafe=True)),
+            ("after two bytes", lambda v: _b64("xy" + v + "z", urlsafe=True)),
+        ),
+    ),
+    Encoding(
+        "url-encoded",
+        "percent-encoded, any or all of its bytes (UTF-8 or Latin-1, either case of hex), a space as `+` or not",
+        "the secret URL-encoded",
+        lambda value: (
+            urllib.parse.quote(value, safe=""),
+            urllib.parse.quote_plus(value),
+            _percent(_utf8(value)),
+        ),
+        escapes=_percent_escapes,
+        reflections=(
+            ("reserved characters", lambda v: urllib.parse.quote(v, safe="")),
+            ("form-encoded", urllib.parse.quote_plus),
+            ("every byte", lambda v: _percent(_utf8(v))),
+            ("every byte, lower-case hex", lambda v: _percent(_utf8(v)).lower()),
+        ),
+    ),
+    Encoding(
+        "json-escaped",
+        "in a JSON string with any or all of its characters escaped as `\\u0073` (either case of hex, "
+        'surrogate pairs beyond U+FFFF) or `\\/`, `\\"`, `\\\\`',
+        "the secret as JSON escapes",
+        lambda value: (_json_escaped(value),),
+        escapes=_json_escapes,
+        reflections=(
+            ("every character", _json_escaped),
+            ("every character, upper-case hex", lambda v: _json_escaped(v).upper().replace("\\U", "\\u")),
+            ("non-ASCII only", lambda v: json.dumps(v)[1:-1]),
+            ("every other character", lambda v: "".join(_json_escaped(c) if i % 2 else c for i, c in enumerate(v))),
+        ),
+    ),
+    Encoding(
+        "html-entities",
+        "in HTML with any or all of its characters as character references: decimal (`&#115;`), "
+        "hexadecimal (`&#x73;`, either case) or named where one exists (`&sol;`)",
+        "the secret as HTML character references",
+        lambda value: ("".join(f"&#{ord(c)};" for c in value), "".join(f"&#x{ord(c):x};" for c in value)),
+        escapes=_html_escapes,
+        reflections=(
+            ("decimal", lambda v: "".join(f"&#{ord(c)};" for c in v)),
+            ("hexadecimal", lambda v: "".join(f"&#x{ord(c):X};" for c in v)),
+            ("as html.escape writes it", html.escape),
+            ("HTML 4 names, decimal otherwise", _html4_named),
+            ("HTML5 names where they exist", _html5_named),
+        ),
+    ),
+)
 
 
 # Derived from the value alone, and needed for every log record and report while a run masks its secrets:
 # computed once per value, not per call.
+def _spellings(encoding: Encoding, value: str) -> list[str]:
+    """The whole spellings an encoding matches. Short ones other than the value are dropped: like a short
+    secret, they could be in any text by chance (three base64 characters of a 3-character secret)."""
+    return [s for s in dict.fromkeys(encoding.spell(value)) if s == value or len(s) >= MIN_JUDGED_LENGTH]
+
+
+def _whole(encoding: Encoding, value: str) -> list[tuple[int, str]]:
+    """An encoding's whole spellings of the value as regular expressions, each with its length."""
+    spell = _any_case if encoding.any_case else re.escape
+    return [(len(s), spell(s)) for s in _spellings(encoding, value)]
+
+
+def _escaped(encodings: list[Encoding], value: str) -> str:
+    """The regular expression of the value with each character plain (in any case) or escaped by one of
+    ``encodings``: for the masking, any mix of them (one scan, not one per encoding)."""
+    return "".join(f"(?:{'|'.join([_any_case_char(c), *_escapes(encodings, c)])})" for c in value)
+
+
+def _escapes(encodings: list[Encoding], char: str) -> Iterator[str]:
+    for encoding in encodings:
+        assert encoding.escapes is not None
+        yield from encoding.escapes(char)
+
+
+def _source(encodings: Iterable[Encoding], value: str) -> str:
+    """One regular expression for the spellings of the value in ``encodings``: the whole ones longest first,
+    so that one containing another is replaced whole, then the escaping encodings'."""
+    whole = sorted((w for e in encodings if e.escapes is None for w in _whole(e, value)), reverse=True)
+    escaping = [e for e in encodings if e.escapes is not None]
+    return "|".join([*(source for _, source in whole), *([_escaped(escaping, value)] if escaping else [])])
+
+
 @functools.lru_cache(maxsize=64)
 def _forms(value: str) -> tuple[str, ...]:
     if not value:
         return ()
-    raw = value.encode("utf-8", "surrogateescape")
-    spellings = {
-        value,
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote_plus(value),
-        base64.b64encode(raw).decode("ascii"),
-        base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
-        base64.b64encode(raw).decode("ascii").rstrip("="),
-    }
-    # Longest first, so that a form containing another is replaced whole.
+    spellings = {s for encoding in ENCODINGS for s in _spellings(encoding, value)}
     return tuple(sorted(spellings, key=len, reverse=True))
 
 
 @functools.lru_cache(maxsize=64)
-def _form_patterns(value: str) -> tuple[re.Pattern[str], ...]:
-    """A case-insensitive pattern per form, in :func:`_forms` order, then one for the value itself."""
-    return tuple(re.compile(re.escape(form), re.IGNORECASE) for form in (*_forms(value), value))
+def _pattern(value: str) -> re.Pattern[str]:
+    """Every spelling of the value in one pattern: one scan of each text, not one per encoding."""
+    return re.compile(_source(ENCODINGS, value))
+
+
+@functools.lru_cache(maxsize=64)
+def _patterns(value: str) -> tuple[tuple[Encoding, re.Pattern[str]], ...]:
+    """A pattern per encoding but :data:`VERBATIM`, to name what LEAK-1 found."""
+    return tuple((e, re.compile(_source([e], value))) for e in ENCODINGS if e is not VERBATIM)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_pattern(value: str) -> re.Pattern[str]:
+    return re.compile(_any_case(value))
+
+
+def _next_window(text: str, position: int, value: str, length: int) -> re.Match[str] | None:
+    """The first run of ``length`` characters of the value in ``text`` from ``position``, in any case.
+
+    Any such run holds one of the value's blocks of about half that length, end to end: a scan for those few
+    blocks is several times faster than one for every run, and most texts hold none."""
+    blocks, windows = _run_patterns(value, length)
+    while (block := blocks.search(text, position)) is not None:
+        # A run holding this block starts at most ``length`` before it; an earlier one would hold an earlier block.
+        found = windows.search(text, max(position, block.start() - length), block.end() + length)
+        if found is not None:
+            return found
+        position = block.start() + 1
+    return None
 
 
 @functools.lru_cache(maxsize=256)
-def _windows(value: str, length: int) -> re.Pattern[str] | None:
-    """Any run of ``length`` characters of the value, in any case; None when the value is shorter."""
-    if len(value) < length:
-        return None
-    return re.compile("|".join(re.escape(value[i : i + length]) for i in range(len(value) - length + 1)), re.IGNORECASE)
+def _run_patterns(value: str, length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The value's blocks of ``(length + 1) // 2`` characters end to end, and every run of ``length``."""
+    size = (length + 1) // 2
+    blocks = [value[i : i + size] for i in range(0, len(value) - size + 1, size)]
+    windows = [value[i : i + length] for i in range(len(value) - length + 1)]
+    return re.compile("|".join(map(_any_case, blocks))), re.compile("|".join(map(_any_case, windows)))
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
     """``text`` with every form of every non-empty secret, and every long run of one, replaced by the mask."""
     for secret in secrets:
-        for pattern in _form_patterns(secret.reveal())[:-1]:
-            text = pattern.sub(MASK, text)
-        text = _mask_spans(text, secret.runs(text))
+        if secret:
+            text = _pattern(secret.reveal()).sub(MASK, text)
+            text = _mask_spans(text, secret.runs(text))
     return text
 
 

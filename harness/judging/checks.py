@@ -202,7 +202,8 @@ def never_redirected(exchanges: Iterable[Exchange]) -> None:
 
 
 def secret_never_echoed(exchanges: Iterable[Exchange], secret: Secret) -> None:
-    """No response, status line, header or body, contains the secret (in any case) or three quarters of it."""
+    """No response, status line, header or body, contains the secret in any case or spelling (hex, base64,
+    escaped, ...: :data:`harness.config.secret.ENCODINGS`), or three quarters of it."""
     __tracebackhide__ = True
     if not secret:
         raise NotApplicable("no secret is configured, so there is none to leak")
@@ -233,10 +234,10 @@ def _secret_not_in(response: Response, exchange: Exchange, secret: Secret) -> No
         ("reason", response.reason),
     ]
     for where, text in texts:
-        if secret.leaked_in(text):
+        if (spelling := secret.spelling_in(text)) is not None:
             raise CheckFailed(
                 "no response containing the secret",
-                f"the secret, or three quarters of it, in the response {where} ({status_text(exchange)})",
+                f"{spelling.described}, in the response {where} ({status_text(exchange)})",
                 exchange,
                 "Never echo the secret, nor the received header, in a response: the Cloud shows response "
                 "bodies in its dashboard.",

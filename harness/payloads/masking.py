@@ -38,7 +38,8 @@ class Masking:
             return list(self._values)
 
     def __call__(self, text: str) -> str:
-        """``text`` with every value masked, in every spelling :func:`harness.config.secret.redact` knows."""
+        """``text`` with every value masked, in every spelling :func:`harness.config.secret.redact` knows
+        (:data:`harness.config.secret.ENCODINGS`)."""
         values = self.values
         return redact(text, values) if values else text
 
