@@ -25,9 +25,10 @@ EXCERPT_CHARS = 300
 HEADERS_THAT_MATTER = ("Location", "Allow", "WWW-Authenticate", "Retry-After", "Server")
 
 
-#: Characters beyond the cap that are still redacted before cutting: more than the longest form of the
-#: longest secret (140 characters, percent-encoded), so no cut-off piece of a secret is ever shown.
-_REDACTED_MARGIN = 1024
+#: Characters beyond the cap that are still redacted before cutting: more than the longest spelling of the
+#: longest secret (140 characters, each as a named HTML reference of up to 18, `&DiacriticalGrave;`), so no
+#: cut-off piece of a secret is ever shown.
+_REDACTED_MARGIN = 4096
 
 
 def safe_text(data: bytes, secrets: Iterable[Secret], limit: int = EXCERPT_CHARS) -> str:
