@@ -87,17 +87,17 @@ def detailed(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in report["records"] if r["outcome"] in ("failed", "error", "should-failed", "info")]
 
 
+def reports_of(url: str, run_suite: Callable[..., SuiteRun], pytester: pytest.Pytester) -> dict[str, Any]:
+    """Run the suite against ``url``, writing r.html beside r.json; returns the JSON report."""
+    run_suite("--target-url", url, "--webhook-report-html=r.html", "--webhook-report-json=r.json", secret=SECRET)
+    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
+    return report
+
+
 def test_html_report_renders_offline_with_every_record(
     serve: Callable[[Handler], str], run_suite: Callable[..., SuiteRun], pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    run_suite(
-        "--target-url",
-        serve(redirects_to_another_origin),
-        "--webhook-report-html=r.html",
-        "--webhook-report-json=r.json",
-        secret=SECRET,
-    )
-    report = json.loads((pytester.path / "r.json").read_text())
+    report = reports_of(serve(redirects_to_another_origin), run_suite, pytester)
     shown = browse((pytester.path / "r.html").resolve(), tmp_path / "profile", "--dump-dom")
     assert report["verdict"]["line"].startswith(
         "NOT READY for activation: HS-1, HS-2, EVT-1, EVT-3, DLV-1, DLV-2, DLV-3"
@@ -112,14 +112,7 @@ def test_html_report_renders_offline_with_every_record(
 def test_first_screen_shows_the_failed_must(
     serve: Callable[[Handler], str], run_suite: Callable[..., SuiteRun], pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    run_suite(
-        "--target-url",
-        serve(answers_403),
-        "--webhook-report-html=r.html",
-        "--webhook-report-json=r.json",
-        secret=SECRET,
-    )
-    report = json.loads((pytester.path / "r.json").read_text())
+    report = reports_of(serve(answers_403), run_suite, pytester)
     assert report["verdict"]["must_failed"] == ["AUTH-1", "AUTH-2"]
     assert report["verdict"]["should_failed"] == ["AUTH-4"]
     page, shot = (pytester.path / "r.html").resolve(), tmp_path / "first-screen.png"
