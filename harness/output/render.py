@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from harness.judging.catalogue import Level, catalogue
-from harness.output.report import CheckRecord, ExchangeRecord, Outcome, RunReport, Status
+from harness.output.report import WORST_FIRST, CheckRecord, ExchangeRecord, Outcome, RunReport, Status
 from harness.wire.untrusted import printable
 
 __all__ = ["html", "markdown"]
@@ -38,7 +38,6 @@ _SHOWN: dict[Outcome, str] = {
 }
 _MARKER: dict[Status, str] = {"READY": "PASS", "NOT READY": "FAIL", "PARTIAL RUN": "PARTIAL", "NO VERDICT": "ERROR"}
 _CSS_STATUS: dict[Status, str] = {"READY": "ok", "NOT READY": "bad", "PARTIAL RUN": "warn", "NO VERDICT": "warn"}
-_WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info", "passed", "skipped")
 #: Outcomes shown in full (judgement, exchange, reproduction), in the order the reports show them: what
 #: blocks activation first, then the harness's own errors, then what the Cloud does not need but advises.
 _DETAILED: tuple[Outcome, ...] = ("failed", "error", "should-failed", "info")
@@ -58,10 +57,10 @@ class _Requirement:
     @property
     def outcome(self) -> Outcome:
         """The worst outcome among its checks: one failed check fails the requirement."""
-        return next((o for o in _WORST_FIRST if self.counts[o]), "skipped")
+        return next((o for o in WORST_FIRST if self.counts[o]), "skipped")
 
     def tally(self) -> str:
-        return ", ".join(f"{self.counts[o]} {o}" for o in _WORST_FIRST if self.counts[o])
+        return ", ".join(f"{self.counts[o]} {o}" for o in WORST_FIRST if self.counts[o])
 
 
 def _visible(text: str, newlines: bool = False) -> str:

@@ -20,6 +20,7 @@ from harness.wire.transport import Exchange
 from harness.wire.untrusted import printable
 
 __all__ = [
+    "WORST_FIRST",
     "CheckRecord",
     "ExchangeRecord",
     "RunReport",
@@ -33,6 +34,8 @@ __all__ = [
 #: "info" is a finding of an INFO requirement: worth knowing, never a failure.
 Outcome = Literal["passed", "failed", "should-failed", "info", "skipped", "error"]
 Status = Literal["READY", "NOT READY", "PARTIAL RUN", "NO VERDICT"]
+#: Outcomes from the one that matters most to the one that matters least: a requirement's outcome is its worst check's.
+WORST_FIRST: tuple[Outcome, ...] = ("error", "failed", "should-failed", "info", "passed", "skipped")
 REPORT_FORMAT = 1
 
 
