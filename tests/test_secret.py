@@ -201,3 +201,43 @@ def test_readme_lists_every_encoding() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
     missing = [e.name for e in ENCODINGS if f"- `{e.name}`: {e.covers}" not in readme]
     assert not missing, f"README.md does not list these spellings as ENCODINGS has them: {missing}"
+
+
+# --- maybe_in: the cheap test a fleet runs for every other target's secret --------------------------------
+
+
+@pytest.mark.parametrize(("encoding", "reflect", "secret"), REFLECTIONS)
+def test_maybe_in_finds_every_reflection(encoding: Encoding, reflect: Callable[[str], str], secret: Secret) -> None:
+    assert secret.maybe_in(carrying(reflect(secret.reveal())).lower())
+
+
+@pytest.mark.parametrize("serialize", [s for s, _ in SERIALIZED.values()], ids=list(SERIALIZED))
+def test_maybe_in_finds_every_serialized_spelling(serialize: Callable[[str], str]) -> None:
+    assert SPELLED.maybe_in(carrying(serialize(SPELLED.reveal())).lower())
+
+
+@pytest.mark.parametrize(("secret", "text"), [c[1:3] for c in MASKED], ids=[c[0] for c in MASKED])
+def test_maybe_in_finds_whatever_is_masked(secret: Secret, text: str) -> None:
+    assert secret.maybe_in(text.lower())
+
+
+def test_maybe_in_holds_wherever_redact_changes_a_text() -> None:
+    # Every window of each reflection, cut anywhere: wherever redact finds something, maybe_in must too.
+    for secret in (SECRET, HUMAN):
+        for encoding in ENCODINGS:
+            for _, reflect in encoding.reflections:
+                reflected = reflect(secret.reveal())
+                for start in range(0, len(reflected), 3):
+                    for end in range(start + 1, len(reflected) + 1, 5):
+                        text = f"x {reflected[start:end]} y"
+                        if redact(text, [secret]) != text:
+                            assert secret.maybe_in(text.lower()), (encoding.name, start, end)
+
+
+@pytest.mark.parametrize(
+    "text", ["OK", '{"ok": true}', "Method Not Allowed", "random-Secre", "Missing X-Webhook-Secret header"]
+)
+def test_maybe_in_passes_over_answers_without_the_secret(text: str) -> None:
+    # What keeps a fleet fast: the common answers need no pattern at all.
+    assert not SECRET.maybe_in(text.lower())
+    assert not HUMAN.maybe_in(text.lower()) or text.startswith("Missing")

@@ -108,6 +108,22 @@ class Secret:
             found = _next_window(text, end, value, length)
         return spans
 
+    def maybe_in(self, lowered: str) -> bool:
+        """False when :func:`redact` would surely leave the text unchanged; ``lowered`` is the text, lower-cased.
+
+        A few substring tests instead of the value's pattern, whose compiling costs more than a scan: for many
+        secrets over one text (a fleet's, each target's answers searched for every other target's secret)."""
+        value = self._value
+        if not value:
+            return False
+        if not value.isascii() or any(mark in lowered for e in ENCODINGS for mark in e.marks):
+            return True  # case folding beyond ASCII, or an escape that may spell part of the value: look closely
+        length = self.run_length()
+        size = (length + 1) // 2
+        # A run of ``length`` characters of the value holds one of these blocks, as _next_window says.
+        blocks = [value[i : i + size] for i in range(0, len(value) - size + 1, size)] if len(value) >= length else []
+        return any(piece.lower() in lowered for piece in (*_forms(value), *blocks))
+
     def forms(self) -> tuple[str, ...]:
         """The whole spellings of the value in every one of :data:`ENCODINGS`, longest first (the escaping
         encodings fully escaped; the masking also finds them with only some characters escaped)."""
@@ -140,6 +156,9 @@ class Encoding:
     #: which): the regular expressions of the escapes one character can take. Matched character by character,
     #: so any mix of escaped and plain characters is found; ``spell`` then gives the fully escaped spellings.
     escapes: Escapes | None = None
+    #: The characters every escape of ``escapes`` starts with: a text without any of them holds no escaped
+    #: spelling, only the plain one (:meth:`Secret.maybe_in`).
+    marks: str = ""
     #: What receivers do to produce it, by name: the tests echo each one back.
     reflections: tuple[tuple[str, Reflect], ...] = ()
 
@@ -311,6 +330,7 @@ ENCODINGS = (
             _percent(_utf8(value)),
         ),
         escapes=_percent_escapes,
+        marks="%+",
         reflections=(
             ("reserved characters", lambda v: urllib.parse.quote(v, safe="")),
             ("form-encoded", urllib.parse.quote_plus),
@@ -325,6 +345,7 @@ ENCODINGS = (
         "the secret as JSON escapes",
         lambda value: (_json_escaped(value),),
         escapes=_json_escapes,
+        marks="\\",
         reflections=(
             ("every character", _json_escaped),
             ("every character, upper-case hex", lambda v: _json_escaped(v).upper().replace("\\U", "\\u")),
@@ -339,6 +360,7 @@ ENCODINGS = (
         "the secret as HTML character references",
         lambda value: ("".join(f"&#{ord(c)};" for c in value), "".join(f"&#x{ord(c):x};" for c in value)),
         escapes=_html_escapes,
+        marks="&",
         reflections=(
             ("decimal", lambda v: "".join(f"&#{ord(c)};" for c in v)),
             ("hexadecimal", lambda v: "".join(f"&#x{ord(c):X};" for c in v)),
