@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 import tools
 from cloud_oracle import cloud_oracle  # noqa: F401 - a fixture for every test module
-from gallery import Handler, front_door
+from gallery import Handler, responder
 from harness.payloads.schemas import sample_data
 from postgres_server import MISSING as POSTGRES_MISSING
 from postgres_server import PostgresServer, binaries, running_postgres
@@ -67,19 +66,7 @@ def serve(loopback_server: HTTPServer) -> Callable[[Handler], str]:
     """Serve a gallery handler at /webhook with a fresh history; returns its URL."""
 
     def install(handler: Handler) -> str:
-        seen: list[str] = []
-
-        def respond(request: Request) -> Response:
-            refusal = front_door(request, getattr(handler, "lenient", frozenset()))
-            if refusal is not None:
-                return refusal
-            try:
-                event = json.loads(request.get_data()).get("event")
-            except (ValueError, AttributeError, RecursionError):
-                event = None
-            seen.append(str(event))
-            return handler(request, seen)
-
+        respond = responder(handler)
         loopback_server.clear()
         # Every path under /webhook: the receivers that redirect, or take a token in the path, serve more than one.
         loopback_server.expect_request(re.compile(r"^/webhook(/.*)?$")).respond_with_handler(respond)

@@ -93,6 +93,24 @@ def front_door(request: Request, skipped: frozenset[str] = frozenset()) -> Respo
     return None
 
 
+def responder(handler: Handler) -> Callable[[Request], Response]:
+    """The handler as served: the front door first, then the handler with a history of its own."""
+    seen: list[str] = []
+
+    def respond(request: Request) -> Response:
+        refusal = front_door(request, getattr(handler, "lenient", frozenset()))
+        if refusal is not None:
+            return refusal
+        try:
+            event = json.loads(request.get_data()).get("event")
+        except (ValueError, AttributeError, RecursionError):
+            event = None
+        seen.append(str(event))
+        return handler(request, seen)
+
+    return respond
+
+
 def ok() -> Response:
     return Response("OK", 200, content_type="text/plain")
 

@@ -20,7 +20,7 @@ import requests
 
 from harness.config.secret import MASK, Secret
 
-__all__ = ["OPTIONS", "Option", "SettingError", "Settings", "options_markdown", "resolve"]
+__all__ = ["OPTIONS", "PER_TARGET", "Option", "SettingError", "Settings", "options_markdown", "resolve"]
 
 Kind = Literal["url", "secret", "secret-file", "path", "output", "seconds", "count", "flag"]
 
@@ -30,6 +30,9 @@ MAX_SECRET_LENGTH = 140
 CLOUD_TIMEOUT = 5.0
 #: The Cloud's background workers, which deliver in parallel (cloud-sender.md §5).
 CLOUD_WORKERS = 8
+#: The settings each target of a fleet (``check-many``) has its own: from its row of the targets file, never
+#: from the options, the environment or an ini file that apply to all of them.
+PER_TARGET = ("target_url", "secret", "secret_file")
 
 
 class SettingError(ValueError):
@@ -269,11 +272,14 @@ class Settings:
         chosen = {"report-json": self.report_json, "report-md": self.report_md, "report-html": self.report_html}
         return {kind: path for kind, path in chosen.items() if path}
 
-    def as_flags(self) -> str:
+    def as_flags(self, *, target: bool = True) -> str:
         """The settings as command-line flags a user can paste back, with the secret masked: every option
-        whose value is not its default, in the table's order."""
-        flags = [] if self.target_url else ["(no --target-url: embedded receiver)"]
+        whose value is not its default, in the table's order. Without ``target``, those every target of a fleet
+        has its own (URL and secret) are left out."""
+        flags = [] if self.target_url or not target else ["(no --target-url: embedded receiver)"]
         for option in OPTIONS:
+            if not target and (option.name in PER_TARGET or option.kind == "output"):
+                continue  # each target's own, or the fleet's reports, which it names as it writes them
             if option.name == "secret":
                 source = self.sources.get("secret", "?")
                 flags.append(_secret_words(self, source))

@@ -13,7 +13,7 @@ from harness.payloads.events import VALIDATE
 from harness.sending.client import Client, Target
 from harness.wire import transport
 
-__all__ = ["Opened", "clear_hop", "unreachable_message"]
+__all__ = ["Opened", "clear_hop", "options_for", "refused_in_clear", "unreachable_message"]
 
 
 def unreachable_message(target: Target, error: transport.TransportError) -> str:
@@ -43,6 +43,26 @@ def clear_hop(url: str, options: transport.Options) -> str | None:
     return f"the target is http and sent through the proxy {proxy_parts.hostname}, on another machine"
 
 
+def options_for(settings: Settings) -> transport.Options:
+    """How the run's requests go: its timeout, certificate checks and proxies."""
+    return transport.Options(
+        timeout=settings.timeout,
+        verify=False if settings.insecure else settings.ca_bundle or True,
+        use_env_proxy=settings.use_env_proxy,
+    )
+
+
+def refused_in_clear(url: str, with_secret: bool, settings: Settings, options: transport.Options) -> str | None:
+    """Why a run on ``url`` is refused (its secret would cross a network in clear); None when it is not."""
+    hop = clear_hop(url, options)
+    if hop and with_secret and not settings.allow_insecure_http:
+        return (
+            f"{hop}: the secret would cross the network in clear. "
+            "Use an https URL, or pass --webhook-allow-insecure-http to send it anyway"
+        )
+    return None
+
+
 class Opened:
     """The target of a run, opened: how to reach it, and the embedded receiver started when no URL is given."""
 
@@ -52,17 +72,10 @@ class Opened:
         if settings.insecure:
             # The banner in the header and every report says it once; a warning per request would bury the results.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self.options = transport.Options(
-            timeout=settings.timeout,
-            verify=False if settings.insecure else settings.ca_bundle or True,
-            use_env_proxy=settings.use_env_proxy,
-        )
-        hop = clear_hop(url, self.options) if url else None
-        if hop and settings.secret and not settings.allow_insecure_http:
-            raise SettingError(
-                f"{hop}: the secret would cross the network in clear. "
-                "Use an https URL, or pass --webhook-allow-insecure-http to send it anyway"
-            )
+        self.options = options_for(settings)
+        refusal = refused_in_clear(url, bool(settings.secret), settings, self.options) if url else None
+        if refusal is not None:
+            raise SettingError(refusal)
         self._embedded = None
         if settings.target_url:
             self.target = Target(settings.target_url, settings.secret)
