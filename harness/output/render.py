@@ -19,7 +19,20 @@ from harness.judging.catalogue import Level, catalogue
 from harness.output.report import WORST_FIRST, CheckRecord, ExchangeRecord, Outcome, RunReport, Status
 from harness.wire.untrusted import printable
 
-__all__ = ["html", "markdown"]
+__all__ = [
+    "STATUS_CSS",
+    "STATUS_MARKERS",
+    "STYLE",
+    "html",
+    "html_check",
+    "html_dl",
+    "html_pre",
+    "html_text",
+    "judgement_text",
+    "markdown",
+    "md_fence",
+    "md_text",
+]
 
 INSECURE = "TLS verification was off (--webhook-insecure): these results say nothing about the certificate"
 
@@ -273,21 +286,7 @@ def _exchange_facts(exchange: ExchangeRecord, reproduce: str) -> list[tuple[str,
 
 
 def _html_check(index: int, record: CheckRecord) -> str:
-    """A check in full: expected, actual and hint when the record keeps them, else its text (a traceback,
-    an older report), then the exchange it judged, each shown once."""
-    judgement, reproduce = _judgement_text(record)
-    if record.expected is None:
-        text, facts = _pre(judgement or "(no message)"), []
-    else:
-        text, facts = "", [("Expected", _h(record.expected)), ("Actual", _h(record.actual or ""))]
-        facts += [("Hint", _h(record.hint))] if record.hint else []
-    if record.exchange is not None:
-        facts += _exchange_facts(record.exchange, reproduce)
-    shown = _dl(facts) if facts else ""
-    if record.exchange is None:
-        shown += "<p>No exchange recorded.</p>"
-    heading = f"<h4><code>{_h(record.nodeid)}</code></h4>"
-    return f'<article class="check {record.outcome}" id="{_anchor(index)}">{heading}{text}{shown}</article>'
+    return html_check(record, _anchor(index))
 
 
 def _html_requirement_findings(checks: Sequence[tuple[int, CheckRecord]]) -> str:
@@ -398,3 +397,66 @@ def html(report: RunReport) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+# --- The escaping rules, for the other reports ---------------------------------------------
+# The fleet matrix (``harness.output.matrix``) shows the same hostile text, and must show it the same way:
+# these are the helpers above under public names, unchanged.
+
+#: The marker of each status, as the Markdown headline shows it (``PASS``, ``FAIL``...).
+STATUS_MARKERS = _MARKER
+#: The CSS class of each status's verdict box.
+STATUS_CSS = _CSS_STATUS
+#: The stylesheet of the HTML report, for pages that should look like it.
+STYLE = _STYLE
+
+
+def md_text(text: str) -> str:
+    """Target text safe in a Markdown table cell, heading or list item (see ``_md``)."""
+    return _md(text)
+
+
+def md_fence(text: str, info: str = "text") -> str:
+    """Target text in a Markdown fence that nothing inside can close (see ``_fence``)."""
+    return _fence(text, info)
+
+
+def html_text(text: str, newlines: bool = False) -> str:
+    """Target text safe in HTML text and quoted attribute values (see ``_h``)."""
+    return _h(text, newlines)
+
+
+def html_pre(text: str) -> str:
+    """Target text as an HTML ``<pre>`` block (see ``_pre``)."""
+    return _pre(text)
+
+
+def html_dl(facts: Sequence[tuple[str, str]]) -> str:
+    """Facts as a definition list; the values are HTML already, escaped by the caller (see ``_dl``)."""
+    return _dl(facts)
+
+
+def judgement_text(record: CheckRecord) -> tuple[str, str]:
+    """A failure's text without its closing reproduction, and the words that introduced it (see
+    ``_judgement_text``)."""
+    return _judgement_text(record)
+
+
+def html_check(record: CheckRecord, anchor: str | None = None) -> str:
+    """A check in full: expected, actual and hint when the record keeps them, else its text (a traceback,
+    an older report), then the exchange it judged, each shown once; ``anchor`` is its id, made by the caller
+    from nothing the target chose."""
+    judgement, reproduce = _judgement_text(record)
+    if record.expected is None:
+        text, facts = _pre(judgement or "(no message)"), []
+    else:
+        text, facts = "", [("Expected", _h(record.expected)), ("Actual", _h(record.actual or ""))]
+        facts += [("Hint", _h(record.hint))] if record.hint else []
+    if record.exchange is not None:
+        facts += _exchange_facts(record.exchange, reproduce)
+    shown = _dl(facts) if facts else ""
+    if record.exchange is None:
+        shown += "<p>No exchange recorded.</p>"
+    heading = f"<h4><code>{_h(record.nodeid)}</code></h4>"
+    ident = "" if anchor is None else f' id="{anchor}"'
+    return f'<article class="check {record.outcome}"{ident}>{heading}{text}{shown}</article>'
