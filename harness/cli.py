@@ -1,6 +1,7 @@
 """``webhook-conformance``: the suite for people who do not live in pytest, on the same core.
 
 check         run the shipped suite against a URL (or the embedded receiver) and print the verdict
+check-many    run it against every target of a CSV file, here or on RQ workers, and print the matrix
 send          deliver one event exactly as the Cloud would and print the answer
 serve         run the reference receiver
 requirements  list the requirement catalogue
@@ -16,14 +17,16 @@ import json
 import os
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
 from harness.config.exitcodes import ExitCode
+from harness.config.fleet import AT_ONCE, QUEUE_NAME, TIME_LIMIT
 from harness.config.inifiles import find_ini, read_ini
-from harness.config.settings import OPTIONS, SettingError, Settings, resolve
+from harness.config.settings import OPTIONS, PER_TARGET, SettingError, Settings, resolve
 from harness.judging.catalogue import Requirement, catalogue
 from harness.judging.doctor import hint, setup_hint
 from harness.output.sent import sent
@@ -46,6 +49,15 @@ EXIT_CODES = f"""exit codes:
   4  usage error: a bad option, environment variable or file
   5  no checks selected (check, with -- -k ...)
   {ExitCode.TARGET_UNREACHABLE:d} no connection can be made to the target (refused, DNS, TLS)"""
+
+
+EXIT_CODES_MANY = f"""exit codes:
+  0  every target is READY
+  1  a target is NOT READY (with --strict, a SHOULD requirement failed on one)
+  {ExitCode.TARGET_UNREACHABLE:d} a target cannot be reached and none failed (or the --queue Redis cannot be used)
+  4  usage error: a bad option or targets file, a secret not set, a worker without a secret
+  3  the harness failed on a target (a bug, please report it)
+  2  interrupted, or a target not checked (its run or the --queue-wait ran out)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +95,51 @@ def _parser() -> _Parser:
     check.add_argument("-k", dest="keyword", metavar="EXPRESSION", help="run only the checks matching it, as pytest -k")
     check.add_argument("-c", dest="inifile", metavar="FILE", help="read settings from this ini file, as pytest -c")
 
+    many = commands.add_parser(
+        "check-many",
+        help="check every target of a CSV file (url,secret_env), here or on RQ workers, and print the matrix",
+        usage="%(prog)s FILE [--targets-at-once N | --queue redis://...] [options]",
+        description=(
+            "Run the whole conformance suite against every target of FILE, a CSV file whose header row is "
+            "url,secret_env: the receiver's URL, and the name of the environment variable holding its secret "
+            "(empty for a webhook without one). Each target's run is check's, with the settings below (read as "
+            "check reads them, but for the URL and the secret, which are each target's own). The reports are "
+            "the fleet's: targets as rows, requirements as columns, every target's report inside the JSON."
+        ),
+        epilog=EXIT_CODES_MANY,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    many.add_argument("file", metavar="FILE", help="the targets: a CSV file with the header url,secret_env")
+    many.add_argument(
+        "--targets-at-once",
+        type=_count(1, 64),
+        metavar="N",
+        help=f"targets checked at once on this machine, each in a process of its own (default {AT_ONCE}; 1 to 64)",
+    )
+    many.add_argument(
+        "--queue",
+        metavar="REDIS_URL",
+        help="enqueue one RQ job per target on this Redis server and collect what `rq worker`s find (each worker "
+        "reads the secrets from its own environment)",
+    )
+    many.add_argument("--queue-name", default=QUEUE_NAME, metavar="NAME", help="the RQ queue (default: %(default)s)")
+    many.add_argument(
+        "--queue-wait",
+        type=_seconds,
+        default=TIME_LIMIT,
+        metavar="SECONDS",
+        help="how long to wait for the workers before the jobs left are cancelled (default: %(default)g)",
+    )
+    many.add_argument(
+        "--target-time-limit",
+        type=_seconds,
+        default=TIME_LIMIT,
+        metavar="SECONDS",
+        help="stop a target's run after this long, far past its own deadlines (default: %(default)g)",
+    )
+    _add_setting_options(many, leave_out=PER_TARGET)
+    many.add_argument("-c", dest="inifile", metavar="FILE", help="read settings from this ini file, as pytest -c")
+
     send = commands.add_parser("send", help="deliver one event as the Cloud would, and print the answer")
     send.add_argument("event", help=f"the event name, e.g. {KNOWN_EVENTS[1]!r}")
     send.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
@@ -108,9 +165,11 @@ def _parser() -> _Parser:
     return parser
 
 
-def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+def _add_setting_options(parser: argparse.ArgumentParser, leave_out: Sequence[str] = ()) -> None:
     """Every option of the settings table, under the pytest plugin's name (and a short alias for some)."""
     for option in OPTIONS:
+        if option.name in leave_out:
+            continue
         names = [option.flag] + ([option.alias] if option.alias else [])
         if option.kind == "flag":
             parser.add_argument(*names, dest=option.name, action=argparse.BooleanOptionalAction, help=option.full_help)
@@ -132,6 +191,25 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle", "--webhook-ca-bundle", metavar="PATH", help="CA bundle for a receiver behind a private CA"
     )
+
+
+def _count(least: int, most: int) -> Callable[[str], int]:
+    def count(text: str) -> int:
+        if not text.isdigit() or not least <= int(text) <= most:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {least} to {most}")
+        return int(text)
+
+    return count
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def _port(text: str) -> int:
@@ -159,7 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error("the URL is empty (is the variable holding it set?); omit it to check the embedded receiver")
     if extra and args.command != "check":
         _parser().error(f"options after -- are for 'check' only, not {args.command!r}")
-    command = {"check": _check, "send": _send, "serve": _serve, "requirements": _requirements}[args.command]
+    command = {
+        "check": _check,
+        "check-many": _check_many,
+        "send": _send,
+        "serve": _serve,
+        "requirements": _requirements,
+    }[args.command]
     try:
         return command(args)
     except BrokenPipeError:  # `requirements | head`: the reader has what it wanted
@@ -185,21 +269,64 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(settings, selected, sys.stdout)
 
 
-def _check_settings(args: argparse.Namespace) -> tuple[Settings, Callable[[Case], bool] | None]:
-    """The settings pytest would resolve from the same ini file, environment and options; and -k's filter."""
+def _check_settings(
+    args: argparse.Namespace, leave_out: Sequence[str] = ()
+) -> tuple[Settings, Callable[[Case], bool] | None]:
+    """The settings pytest would resolve from the same ini file, environment and options; and -k's filter.
+    The settings in ``leave_out`` are not read from anywhere (a fleet's targets each have their own)."""
     ini = read_ini(Path(args.inifile)) if args.inifile else find_ini(Path.cwd())
     if ini is None:
         raise ValueError(f"{args.inifile!r} has no pytest section")
     # pytest puts addopts (the ini's, then PYTEST_ADDOPTS) before the command line: they are options too.
     words = shlex.split(ini.addopts) + shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
     given, _ = _parser().parse_known_args(["check", *_settings_words(words)])
-    cli = {o.name: getattr(given, o.name) for o in OPTIONS}
-    cli.update({o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None})
-    if args.url:
+    kept = [o for o in OPTIONS if o.name not in leave_out]
+    cli = {o.name: getattr(given, o.name) for o in kept}
+    cli.update({o.name: getattr(args, o.name) for o in kept if getattr(args, o.name) is not None})
+    if getattr(args, "url", None):
         cli["target_url"] = args.url
-    settings = resolve({o.name: ini.values.get(o.ini) for o in OPTIONS if o.ini}, os.environ, cli)
-    keyword = args.keyword or (given.keyword if words else None)
+    ignored = {o.env for o in OPTIONS if o.name in leave_out}
+    environ = {name: value for name, value in os.environ.items() if name not in ignored}
+    settings = resolve({o.name: ini.values.get(o.ini) for o in kept if o.ini}, environ, cli)
+    keyword = getattr(args, "keyword", None) or (given.keyword if words and not leave_out else None)
     return settings, None if keyword is None else _validated(keyword_filter(keyword))
+
+
+def _check_many(args: argparse.Namespace) -> int:
+    from harness.console import Fleet, run_check_many  # the engine: only the checking commands need it
+    from harness.run.fleet import TargetsError, missing_secrets, read_targets, refusals
+
+    try:
+        settings, _ = _check_settings(args, leave_out=PER_TARGET)
+        targets = read_targets(args.file)
+        problems = refusals(targets, settings)
+        if args.queue is None:
+            missing = missing_secrets(targets, os.environ)
+            if missing:
+                problems.append(f"not set in this environment: {', '.join(missing)} (the targets file names them)")
+        elif args.targets_at_once is not None:
+            problems.append("--targets-at-once is for a run on this machine; with --queue, start as many workers")
+        else:
+            problems += [
+                f"target {t.index} (line {t.line}): its URL holds a password, which would travel through Redis and "
+                "rest there; give that receiver a URL without one, or check it without --queue"
+                for t in targets
+                if urllib.parse.urlsplit(t.url).password is not None
+            ]
+        if problems:
+            raise ValueError("\n  ".join(["the targets cannot be checked as they are:", *problems]))
+    except (SettingError, TargetsError, ValueError) as exc:
+        print(f"webhook-conformance check-many: {exc}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    fleet = Fleet(
+        source=args.file,
+        at_once=args.targets_at_once or AT_ONCE,
+        queue=args.queue,
+        queue_name=args.queue_name,
+        queue_wait=args.queue_wait,
+        time_limit=args.target_time_limit,
+    )
+    return run_check_many(settings, targets, fleet, sys.stdout)
 
 
 def _settings_words(words: Sequence[str]) -> list[str]:

@@ -2,24 +2,31 @@
 
 The same texts as the pytest plugin prints (harness.output.terminal), so both front doors read alike. One line
 per check once all its cases are judged, in the order they run: ``HS-1  validate_gets_2xx  .``.
+``check-many``: one line per target as its run ends, then the fleet's counts, reports and verdict.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from harness.config.exitcodes import ExitCode
+from harness.config.secret import Secret, redact
 from harness.config.settings import SettingError, Settings
+from harness.output.fleet import FleetReport, TargetResult
 from harness.output.live import LiveLine
 from harness.output.logs import MaskedLogRecords
-from harness.output.report import CheckRecord, Outcome
+from harness.output.report import CheckRecord, Outcome, now
 from harness.output.terminal import header_lines, sections
+from harness.output.write import write_fleet_reports
 from harness.run.engine import Engine, exit_code
+from harness.run.fleet import FleetTarget, fleet_exit_code, fleet_verdict, jobs_for, run_local, without_password
 from harness.run.suite import Case, cases
+from harness.wire.untrusted import printable
 
-__all__ = ["LETTERS", "run_check"]
+__all__ = ["LETTERS", "Fleet", "run_check", "run_check_many"]
 
 #: The progress letter of each outcome, as pytest's (S: a SHOULD finding, i: an INFO note).
 LETTERS: dict[Outcome, str] = {
@@ -95,3 +102,95 @@ def _failures(records: list[CheckRecord], out: TextIO) -> None:
 def _print(out: TextIO, *lines: str) -> None:
     for line in lines:
         print(line, file=out, flush=True)
+
+
+# --- check-many ---
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """How ``check-many`` runs its targets: here, ``at_once`` at a time, or as jobs on an RQ ``queue``."""
+
+    source: str
+    at_once: int
+    queue: str | None = None
+    queue_name: str = ""
+    queue_wait: float = 0.0
+    time_limit: float = 0.0
+
+
+def run_check_many(settings: Settings, targets: Sequence[FleetTarget], fleet: Fleet, out: TextIO) -> int:
+    """Check every target as ``fleet`` says, print a line per target and the fleet's verdict; the exit code."""
+    held = [Secret(os.environ[t.secret_env]) for t in targets if t.secret_env and os.environ.get(t.secret_env)]
+
+    def mask(text: str) -> str:
+        lowered = text.lower()
+        return redact(text, [s for s in held if s.maybe_in(lowered)])
+
+    jobs = jobs_for(targets, settings)
+    started = now()
+    with MaskedLogRecords(mask):
+        where = _where(fleet)
+        _print(out, f"webhook conformance: {len(targets)} targets from {printable(fleet.source)}, {where}")
+        _print(out, f"webhook conformance: settings of every target: {settings.as_flags(target=False) or '(defaults)'}")
+        width = len(str(len(targets)))
+
+        def line(result: TargetResult) -> None:
+            _print(out, mask(_target_line(result, width, len(targets))))
+
+        if fleet.queue is None:
+            results, interrupted = run_local(jobs, fleet.at_once, line, fleet.time_limit)
+        else:
+            from harness.run.queue import QueueError, run_queue
+
+            try:
+                results, interrupted = run_queue(
+                    fleet.queue,
+                    jobs,
+                    line,
+                    queue_name=fleet.queue_name,
+                    wait=fleet.queue_wait,
+                    time_limit=fleet.time_limit,
+                    held=held,
+                    on_note=lambda note: _print(out, f"webhook conformance: {note}"),
+                )
+            except QueueError as exc:
+                _print(out, f"webhook-conformance check-many: {exc}")
+                return ExitCode.TARGET_UNREACHABLE
+        code = fleet_exit_code(results, interrupted=interrupted)
+        report = FleetReport(
+            targets=results,
+            source=fleet.source,
+            mode="local" if fleet.queue is None else "queue",
+            settings=settings.as_flags(target=False),
+            started=started,
+            finished=now(),
+            exit_code=int(code),
+            verdict=fleet_verdict(results, interrupted=interrupted),
+        )
+        counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+        _print(out, "", f"== {len(results)} targets: {counts} ==")
+        _print(out, *write_fleet_reports(report, settings, os.environ))
+        _print(out, "-- webhook conformance fleet verdict --", mask(report.verdict))
+        return code
+
+
+def _where(fleet: Fleet) -> str:
+    if fleet.queue is None:
+        return f"{fleet.at_once} at once on this machine"
+    return f"as RQ jobs on {without_password(fleet.queue)}, queue {fleet.queue_name!r}"
+
+
+def _target_line(result: TargetResult, width: int, total: int) -> str:
+    """``[ 3/12] NOT READY   https://b.example/hook  AUTH-1, AUTH-2 failed  (4.2 s)``"""
+    if result.failed:
+        why = f"{', '.join(result.failed)} failed"
+    elif result.problem:
+        why = result.problem.splitlines()[0]
+    elif result.should_failed:
+        why = f"SHOULD not met: {', '.join(result.should_failed)}"
+    else:
+        why = ""
+    took = f"  ({result.elapsed_s:.1f} s)" if result.elapsed_s else ""
+    shown = f"[{result.index:>{width}}/{total}] {result.status:<10}  {result.url}  {why}".rstrip()
+    return printable(shown + took)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fleet_receivers import UNREACHABLE_URL, Served, serving
 from pytest_httpserver import HTTPServer
 
 import tools
@@ -185,3 +187,53 @@ def stored_names(inbox: str | Path) -> list[str]:
     """The ``data.name`` of every event in a reference receiver's inbox file, read on its own (read-only)."""
     with contextlib.closing(sqlite3.connect(f"file:{inbox}?mode=ro", uri=True)) as db:
         return [json.loads(payload)["data"]["name"] for (payload,) in db.execute("SELECT payload FROM inbox")]
+
+
+# --- a fleet: gallery receivers on ports of their own, and what `check` says of each alone ---
+
+#: Receivers of every kind: ready, not ready for a MUST, ready with SHOULD findings, without a secret, a
+#: leaking one; and (in ``alone``) one that cannot be reached.
+MIXED_FLEET = (
+    "accepts_any_secret",
+    "fails_handshake",
+    "wants_query_token",
+    "echoes_secret",
+    "answers_json",
+    "rejects_duplicates",
+    "crashes_on_malformed_body",
+    "shows_tracebacks",
+    "requires_header_absent",
+    "refuses_empty_header_on_events",
+)
+
+
+@pytest.fixture(scope="session")
+def mixed_fleet() -> Iterator[list[Served]]:
+    from gallery import GALLERY, TWINS, Broken
+
+    chosen = [b for name in MIXED_FLEET for b in GALLERY if b.name == name]
+    chosen += [Broken(twin, frozenset()) for twin in TWINS[:2]]
+    with serving(chosen) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def alone(mixed_fleet: list[Served], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, ...]]:
+    """Each target of ``mixed_fleet``, and ``UNREACHABLE_URL``, as ``webhook-conformance check`` finds it alone:
+    (status, MUSTs failed, SHOULDs failed, exit code)."""
+    from harness.cli import main
+
+    found: dict[str, tuple[object, ...]] = {}
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("WEBHOOK_")}
+    try:
+        for url, secret in [*((s.url, s.broken.secret) for s in mixed_fleet), (UNREACHABLE_URL, None)]:
+            report = tmp_path_factory.mktemp("alone") / "report.json"
+            if secret:
+                os.environ["WEBHOOK_SECRET"] = secret
+            code = main(["check", url, "--report-json", str(report)])
+            os.environ.pop("WEBHOOK_SECRET", None)
+            verdict = json.loads(report.read_text())["verdict"]
+            found[url] = (verdict["status"], verdict["must_failed"], verdict["should_failed"], code)
+    finally:
+        os.environ.update(saved)
+    return found
