@@ -34,7 +34,7 @@ def test_a_present_tool_is_found(tmp_path: Path) -> None:
 def test_ci_promises_every_tool_and_tox_passes_the_promise_in() -> None:
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert f"{tools.REQUIRE_TOOLS}=1 python3 -m tox" in script
-    for package in ("curl", "chromium", "nodejs", "shellcheck", "postgresql"):
+    for package in ("curl", "chromium", "nodejs", "shellcheck", "redis-server", "postgresql"):
         assert f"missing+=({package})" in script
     assert f"pass_env = {tools.REQUIRE_TOOLS}" in (ROOT / "tox.ini").read_text(encoding="utf-8")
 

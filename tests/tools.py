@@ -1,4 +1,4 @@
-"""The system tools some tests need beyond Python: curl, Chromium, Node.js, shellcheck, PostgreSQL's server.
+"""The system tools some tests need beyond Python: curl, Chromium, Node.js, shellcheck, Redis, PostgreSQL's server.
 
 The README's test command must pass on a machine with only Python and pip, so a missing tool skips its
 tests with the line that installs it. ``.ci/run`` installs them all and sets ``REQUIRE_TOOLS``: there a
@@ -24,6 +24,7 @@ TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
     "chromium": (("chromium", "chromium-browser", "google-chrome"), "apt-get install chromium"),
     "node": (("node",), "apt-get install nodejs"),
     "shellcheck": (("shellcheck",), "apt-get install shellcheck"),
+    "redis-server": (("redis-server",), "apt-get install redis-server"),
 }
 
 
