@@ -84,3 +84,13 @@ def check_many(*args: str, env: dict[str, str] | None = None, timeout: float = 6
         timeout=timeout,
         check=False,
     )
+
+
+def dies_first(job: dict[str, object], sender: object) -> None:
+    """A target's process that dies without a word for the first target (as one killed by the kernel would),
+    and checks the others as the fleet does: run_local's ``work``, imported by name in each process."""
+    from harness.run import fleet
+
+    if job["index"] == 1:
+        os._exit(9)
+    fleet.check_and_send(job, sender)  # type: ignore[arg-type]

@@ -4,17 +4,21 @@ same as ``check`` gives it alone, a hung target holding up no other, and no secr
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
-from fleet_receivers import UNREACHABLE_URL, Served, check_many, secrets_environment, serving, targets_file
+from fleet_receivers import UNREACHABLE_URL, Served, check_many, dies_first, secrets_environment, serving, targets_file
 
 import gallery
 from harness.config.exitcodes import ExitCode
 from harness.config.secret import Secret
+from harness.config.settings import resolve
 from harness.output.fleet import TargetResult
 from harness.payloads.schemas import schema_dir
 from harness.run import fleet
@@ -117,8 +121,9 @@ def test_fleet_exit_code(results: list[TargetResult], code: ExitCode) -> None:
     assert fleet_exit_code(results) == code
 
 
-def test_interrupted_fleet_is_never_ok() -> None:
-    assert fleet_exit_code([READY], interrupted=True) == ExitCode.INTERRUPTED
+def test_interrupted_fleet_is_never_ok_and_a_failure_stands() -> None:
+    assert fleet_exit_code([READY, UNREACHABLE], interrupted=True) == ExitCode.INTERRUPTED
+    assert fleet_exit_code([READY, NOT_READY], interrupted=True) == ExitCode.REQUIREMENT_FAILED
 
 
 def test_fleet_verdict_names_the_targets_that_keep_it_from_ready() -> None:
@@ -152,8 +157,6 @@ def test_cross_masking_leaves_a_clean_result_as_it_is() -> None:
 
 
 def test_a_job_carries_the_name_of_the_secret_never_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.config.settings import resolve
-
     monkeypatch.setenv("SECRET_A", OTHER.reveal())
     settings = resolve({}, {"WEBHOOK_SECRET": OTHER.reveal()}, {"timeout": "2", "strict": True})
     targets = [fleet.FleetTarget(1, 2, "https://a.example/hook", "SECRET_A")]
@@ -213,17 +216,28 @@ def hung() -> Iterator[str]:
 
 
 def test_a_hung_target_holds_up_no_other(hung: str, tmp_path: Path) -> None:
-    correct = [gallery.Broken(gallery.correct, frozenset())] * 3
+    correct = [gallery.Broken(gallery.correct, frozenset())] * 2
     with serving(correct) as served:
-        # The hung one first, with one other slot: every other target is checked while it waits out its timeouts.
+        # The hung one first, with one other slot: every other target is checked while it waits out its timeouts
+        # (about ten seconds of them at 2 s; a correct receiver takes one or two).
         csv = targets_file(tmp_path / "targets.csv", [], (hung, ""), *((s.url, s.secret_env) for s in served))
-        run = check_many(str(csv), "--targets-at-once", "2", "--timeout", "1", env=secrets_environment(served))
+        run = check_many(str(csv), "--targets-at-once", "2", "--timeout", "2", env=secrets_environment(served))
     lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
-    assert [hung in line for line in lines] == [False, False, False, True], run.stdout
-    assert all("READY" in line for line in lines[:3])
-    assert "NOT READY" in lines[3]
-    assert "HS-1" in lines[3]
+    assert [hung in line for line in lines] == [False, False, True], run.stdout
+    assert all("READY" in line for line in lines[:2])
+    assert "NOT READY" in lines[2]
+    assert "HS-1" in lines[2]
     assert run.returncode == ExitCode.REQUIREMENT_FAILED
+
+
+def test_a_target_that_kills_its_process_is_reported_and_the_rest_go_on() -> None:
+    jobs = [{"index": n, "url": UNREACHABLE_URL, "secret_env": ""} for n in (1, 2)]
+    full = fleet.jobs_for([fleet.FleetTarget(1, 2, UNREACHABLE_URL, "")], resolve({}, {}, {}))[0]
+    results, interrupted = fleet.run_local([{**full, **job} for job in jobs], 2, lambda r: None, work=dies_first)
+    assert not interrupted
+    assert results[0].problem == "the process checking it ended without a result (exit code 9)"
+    assert results[0].exit_code == ExitCode.INTERNAL_ERROR
+    assert results[1].exit_code == ExitCode.TARGET_UNREACHABLE
 
 
 def test_a_run_past_the_time_limit_is_stopped_and_the_rest_go_on(hung: str, tmp_path: Path) -> None:
@@ -328,3 +342,22 @@ def test_the_environment_s_target_and_secret_apply_to_no_target(tmp_path: Path) 
         run = check_many(str(csv), "--report-json", str(report), env=env)
     assert run.returncode == ExitCode.OK, run.stdout
     assert list(targets_in(report)) == [served[0].url]
+
+
+def test_ctrl_c_stops_every_target_and_still_gives_a_verdict(hung: str, tmp_path: Path) -> None:
+    import signal
+
+    csv = targets_file(tmp_path / "targets.csv", [], (hung, ""), (UNREACHABLE_URL, ""))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "FLEET_SECRET_"))}
+    command = [sys.executable, "-m", "harness", "check-many", str(csv), "--report-json", str(tmp_path / "f.json")]
+    process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(3)]  # the header, then the unreachable target's line
+    assert "NO VERDICT" in lines[2], lines
+    process.send_signal(signal.SIGINT)  # the hung target is still waiting out its 5 s timeouts
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == ExitCode.INTERRUPTED, err
+    assert "not checked: the fleet run was interrupted" in out
+    assert out.splitlines()[-1].endswith("; the run was interrupted")
+    assert "Traceback" not in err
+    assert json.loads((tmp_path / "f.json").read_text())["exit_code"] == ExitCode.INTERRUPTED

@@ -48,6 +48,7 @@ __all__ = [
     "FleetTarget",
     "Job",
     "TargetsError",
+    "check_and_send",
     "check_target",
     "cross_masked",
     "fleet_exit_code",
@@ -365,10 +366,15 @@ class _Running:
 
 
 def run_local(
-    jobs: Sequence[Job], at_once: int, on_result: OnResult, time_limit: float = TIME_LIMIT
+    jobs: Sequence[Job],
+    at_once: int,
+    on_result: OnResult,
+    time_limit: float = TIME_LIMIT,
+    work: Callable[[Job, Connection], None] | None = None,
 ) -> tuple[list[TargetResult], bool]:
     """Check every job's target, ``at_once`` at a time, each in a process of its own; and whether the run was
-    interrupted. A target that hangs, or kills its process, is that target's result: the others go on."""
+    interrupted. A target that hangs, or kills its process, is that target's result: the others go on.
+    ``work`` is what each process runs (:func:`check_and_send`; a stand-in must be importable by name)."""
     context = _context()
     waiting, running = deque(jobs), dict[Connection, _Running]()
     results: list[TargetResult] = []
@@ -383,7 +389,10 @@ def run_local(
                 job = waiting.popleft()
                 receiver, sender = context.Pipe(duplex=False)
                 process = context.Process(  # type: ignore[attr-defined]
-                    target=_child, args=(job, sender), name=f"webhook-target-{job['index']}", daemon=True
+                    target=work or check_and_send,
+                    args=(job, sender),
+                    name=f"webhook-target-{job['index']}",
+                    daemon=True,
                 )
                 process.start()
                 sender.close()
@@ -416,7 +425,8 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _child(job: Job, sender: Connection) -> None:
+def check_and_send(job: Job, sender: Connection) -> None:
+    """A target's process: check it, and send the result to the parent."""
     # Ctrl-C is the parent's to handle: it stops every target's process and reports what it has.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sender.send(check_target(job))
@@ -458,10 +468,11 @@ _PRECEDENCE = (
 
 def fleet_exit_code(results: Sequence[TargetResult], *, interrupted: bool = False) -> ExitCode:
     """0 when every target is READY, 1 when any is NOT READY, 69 when any could not be reached and none
-    failed; then usage (a worker without a secret), harness and interrupted runs."""
+    failed; then usage (a worker without a secret), harness and interrupted runs. Interrupted by Ctrl-C: 1 if a
+    target failed, else 2."""
     codes = {r.exit_code for r in results}
-    if interrupted:
-        codes.add(ExitCode.INTERRUPTED)
+    if interrupted:  # as check: a failure found stands, anything else is the interruption
+        return ExitCode.REQUIREMENT_FAILED if ExitCode.REQUIREMENT_FAILED in codes else ExitCode.INTERRUPTED
     return next((code for code in _PRECEDENCE if code in codes), ExitCode(max(codes, default=0)))
 
 
