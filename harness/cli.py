@@ -300,6 +300,8 @@ def _check_many(args: argparse.Namespace) -> int:
         settings, _ = _check_settings(args, leave_out=PER_TARGET)
         targets = read_targets(args.file)
         problems = refusals(targets, settings)
+        if args.queue is not None and not args.queue.strip():
+            raise ValueError("the --queue URL is empty (is the variable holding it set?)")
         if args.queue is None:
             missing = missing_secrets(targets, os.environ)
             if missing:

@@ -8,6 +8,7 @@ per check once all its cases are judged, in the order they run: ``HS-1  validate
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -133,6 +134,13 @@ def run_check_many(settings: Settings, targets: Sequence[FleetTarget], fleet: Fl
         where = _where(fleet)
         _print(out, f"webhook conformance: {len(targets)} targets from {printable(fleet.source)}, {where}")
         _print(out, f"webhook conformance: settings of every target: {settings.as_flags(target=False) or '(defaults)'}")
+        cores = os.cpu_count() or 1
+        if fleet.queue is None and min(fleet.at_once, len(targets)) > cores:
+            _print(
+                out,
+                f"webhook conformance: note: {fleet.at_once} targets at once on {cores} CPUs: the harness's own wait "
+                f"for a CPU may count in the latency (DLV-7); judge latency with --targets-at-once {cores}",
+            )
         width = len(str(len(targets)))
 
         def line(result: TargetResult) -> None:
@@ -155,7 +163,7 @@ def run_check_many(settings: Settings, targets: Sequence[FleetTarget], fleet: Fl
                     on_note=lambda note: _print(out, f"webhook conformance: {note}"),
                 )
             except QueueError as exc:
-                _print(out, f"webhook-conformance check-many: {exc}")
+                print(f"webhook-conformance check-many: {exc}", file=sys.stderr, flush=True)
                 return ExitCode.TARGET_UNREACHABLE
         code = fleet_exit_code(results, interrupted=interrupted)
         report = FleetReport(

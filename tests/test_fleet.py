@@ -61,6 +61,18 @@ BAD_FILES = {
         f"url,secret_env\nhttps://a.example/hook,{PASTED_SECRET}!\n",
         "secret_env must be the name of an environment variable",
     ),
+    "a mixed-case secret pasted for its name": (
+        "url,secret_env\nhttps://a.example/hook,whsec_Abc123Def456Ghi789Jkl\n",
+        "secret_env must be the name of an environment variable (upper-case",
+    ),
+    "no header, and a password in the first target": (
+        "https://admin:hunter2pass@a.example/hook,SECRET_A\n",
+        "(is the header row missing?)",
+    ),
+    "a URL whose host cannot be parsed": (
+        "url,secret_env\nhttp://user:pa\uff03ssw0rd@127.0.0.1/webhook,\n",
+        "line 2: the url cannot be parsed",
+    ),
     "a target twice": (
         "url,secret_env\nhttps://a.example/hook,A\n\nhttps://a.example/hook,B\n",
         "line 4: the same URL as line 2",
@@ -74,11 +86,12 @@ BAD_FILES = {
 @pytest.mark.parametrize(("text", "says"), BAD_FILES.values(), ids=list(BAD_FILES))
 def test_bad_targets_file_is_a_clear_error(tmp_path: Path, text: str, says: str) -> None:
     path = tmp_path / "targets.csv"
-    path.write_bytes(text.encode("latin-1"))
+    path.write_bytes(text.encode("latin-1") if text.isascii() or "\xe9" in text else text.encode())
     with pytest.raises(TargetsError, match=None) as raised:
         read_targets(str(path))
     assert says in str(raised.value)
-    assert PASTED_SECRET not in str(raised.value)
+    for pasted in (PASTED_SECRET, "whsec_Abc123Def456Ghi789Jkl", "hunter2pass", "ssw0rd"):
+        assert pasted not in str(raised.value)
 
 
 def test_missing_targets_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -149,6 +162,16 @@ def test_cross_masking_masks_another_targets_secret_wherever_a_receiver_put_it()
     shown = json.dumps(masked)
     assert not OTHER.leaked_in(shown)
     assert "[Filtered]" in shown
+
+
+def test_cross_masking_masks_the_start_of_another_secret_where_an_excerpt_was_cut() -> None:
+    # The engine masks its own secret before it cuts an excerpt; another's, only in the cut text.
+    data = result(1, "NOT READY", 1).to_dict()
+    data["report"] = {
+        "records": [{"exchange": {"response_body": f"AAAA{OTHER.reveal()[:11]} ... (30 more characters)"}}]
+    }
+    masked = cross_masked(data, [OTHER])
+    assert masked["report"]["records"][0]["exchange"]["response_body"] == "AAAA[Filtered] ... (30 more characters)"
 
 
 def test_cross_masking_leaves_a_clean_result_as_it_is() -> None:
@@ -310,8 +333,15 @@ def test_a_secret_in_clear_is_refused_as_check_refuses_it(tmp_path: Path) -> Non
             "--targets-at-once is for a run on this machine",
         ),
         (["--target-url", "https://a.example/hook"], "unrecognized arguments: --target-url"),
+        (["--queue", " "], "the --queue URL is empty"),
     ],
-    ids=["no targets at once", "a time limit that is not a number", "both modes", "a target on the command line"],
+    ids=[
+        "no targets at once",
+        "a time limit that is not a number",
+        "both modes",
+        "a target on the command line",
+        "an empty queue URL",
+    ],
 )
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], says: str) -> None:
     csv = tmp_path / "targets.csv"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -163,7 +164,61 @@ def test_jobs_no_worker_takes_are_cancelled_after_the_wait(redis_url: str, tmp_p
 
 def test_redis_that_cannot_be_reached_is_a_clear_error(tmp_path: Path) -> None:
     csv = targets_file(tmp_path / "targets.csv", [], (UNREACHABLE_URL, ""))
-    run = check_many(str(csv), "--queue", "redis://:a-redis-password-0123@127.0.0.1:9/0")
-    assert run.returncode == ExitCode.TARGET_UNREACHABLE
-    assert "cannot use the Redis server at redis://:[Filtered]@127.0.0.1:9/0" in run.stdout
-    assert "a-redis-password-0123" not in run.stdout + run.stderr
+    for url, shown in [
+        ("redis://:a-redis-password-0123@127.0.0.1:9/0", "redis://:[Filtered]@127.0.0.1:9/0"),
+        ("redis://127.0.0.1:9/0?password=a-redis-password-0123", "redis://127.0.0.1:9/0?[Filtered]"),
+    ]:
+        run = check_many(str(csv), "--queue", url)
+        assert run.returncode == ExitCode.TARGET_UNREACHABLE
+        assert f"cannot use the Redis server at {shown}" in run.stderr
+        assert "a-redis-password-0123" not in run.stdout + run.stderr
+
+
+def test_a_run_past_the_time_limit_on_a_worker_is_reported_as_stopped(redis_url: str, tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as hung, rq_workers(redis_url, 1, {}, "slow"):
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/webhook"
+        csv = targets_file(tmp_path / "targets.csv", [], (url, ""))
+        report = tmp_path / "fleet.json"
+        options = ["--queue-name", "slow", "--target-time-limit", "2", "--report-json", str(report)]
+        run = check_many(str(csv), "--queue", redis_url, *options)
+    (target,) = targets_of(report).values()
+    assert target["problem"] == "its run took longer than 2 s and was stopped (--target-time-limit)"
+    assert run.returncode == ExitCode.INTERRUPTED
+
+
+def test_ctrl_c_stops_the_jobs_running_and_leaves_none(redis_url: str, tmp_path: Path) -> None:
+    import signal
+
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as hung, rq_workers(redis_url, 1, {}, "stopped"):
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/webhook"
+        csv = targets_file(tmp_path / "targets.csv", [], (url, ""), (UNREACHABLE_URL.replace("9/", "9/other/"), ""))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "FLEET_SECRET_"))}
+        command = [sys.executable, "-m", "harness", "check-many", str(csv), "--queue", redis_url]
+        collector = subprocess.Popen(
+            [*command, "--queue-name", "stopped"],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for_a_started_job(redis_url, "stopped")
+        collector.send_signal(signal.SIGINT)
+        out, err = collector.communicate(timeout=60)
+        time.sleep(1)  # what a work horse still running would write now
+        left = everything_in(redis_url)
+    assert collector.returncode == ExitCode.INTERRUPTED, err
+    assert "not checked: the fleet run was interrupted" in out
+    assert "rq:job:" not in left.replace("rq:job:planted", "")
+    assert "rq:results:" not in left
+
+
+def _wait_for_a_started_job(url: str, queue: str, timeout: float = 60) -> None:
+    import redis
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    registry = StartedJobRegistry(queue=Queue(queue, connection=redis.Redis.from_url(url)))
+    deadline = time.monotonic() + timeout
+    while not registry.get_job_ids():
+        assert time.monotonic() < deadline, "no job started"
+        time.sleep(0.05)

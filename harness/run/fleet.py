@@ -10,6 +10,7 @@ fleet that process holds (:func:`cross_masked`), since one receiver can hold ano
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -34,7 +35,7 @@ from typing import Any
 import harness
 from harness.config.exitcodes import ExitCode
 from harness.config.fleet import COLUMNS, TIME_LIMIT
-from harness.config.secret import Secret, redact
+from harness.config.secret import MASK, Secret, redact
 from harness.config.settings import SettingError, Settings
 from harness.judging.catalogue import catalogue
 from harness.output.fleet import TargetResult, requirement_outcomes
@@ -56,13 +57,16 @@ __all__ = [
     "jobs_for",
     "missing_secrets",
     "not_checked",
+    "overran",
     "read_targets",
     "refusals",
     "run_local",
     "without_password",
 ]
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Upper case, as environment variables conventionally are: a random mixed-case secret pasted in the column by
+#: mistake is refused, never taken for a name and echoed (a name is shown in messages and reports).
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
 #: Settings that are each target's own, or the fleet's (its reports), and never travel with a job.
 _NOT_CARRIED = frozenset({"target_url", "secret", "report_json", "report_md", "report_html", "sources"})
 #: A job as it travels to the process that runs it: plain data, never a secret.
@@ -110,9 +114,11 @@ def read_targets(path: str) -> list[FleetTarget]:
     (header_line, header), *body = rows
     names = [cell.strip().lower() for cell in header]
     if sorted(names) != sorted(COLUMNS):
+        # Quoted only when it looks like a header: a first line that is a target would show its URL and secret.
+        named = all(re.fullmatch(r"[A-Za-z_ -]{1,30}", cell.strip()) for cell in header)
+        shown = f", not {printable(','.join(header))!r}" if named else " (is the header row missing?)"
         raise TargetsError(
-            f"{path!r} line {header_line}: the header must name the columns {','.join(COLUMNS)} (in any order), "
-            f"not {printable(','.join(header))!r}"
+            f"{path!r} line {header_line}: the header must name the columns {','.join(COLUMNS)} (in any order){shown}"
         )
     targets: list[FleetTarget] = []
     seen: dict[str, int] = {}
@@ -144,16 +150,20 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
 
 def _check_target(path: str, target: FleetTarget) -> None:
     where = f"{path!r} line {target.line}"
-    parts = urllib.parse.urlsplit(target.url)
     if any(not char.isprintable() or char.isspace() for char in target.url):
         raise TargetsError(f"{where}: the url holds a space or a control character; percent-encode it")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(target.url)
+        hostname = parts.hostname
+    except ValueError:  # its text quotes the host, password and all
+        raise TargetsError(f"{where}: the url cannot be parsed (its host part is not a host name or address)") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise TargetsError(f"{where}: the url must be an http:// or https:// URL with a host")
     if target.secret_env and not _ENV_NAME.match(target.secret_env):
         # Never echoed: a value here is most likely the secret itself, pasted in the wrong column.
         raise TargetsError(
-            f"{where}: secret_env must be the name of an environment variable (letters, digits and _), not the "
-            "secret itself; leave it empty for a webhook without a secret"
+            f"{where}: secret_env must be the name of an environment variable (upper-case letters, digits and _), "
+            "not the secret itself; leave it empty for a webhook without a secret"
         )
 
 
@@ -174,8 +184,11 @@ def refusals(targets: Iterable[FleetTarget], settings: Settings) -> list[str]:
 
 
 def without_password(url: str) -> str:
-    """The URL with a password in it masked, to show."""
+    """The URL with a password in it masked, to show: in its user part, or as a query's ``password=``."""
     parts = urllib.parse.urlsplit(url)
+    if "password" in parts.query.lower():
+        parts = parts._replace(query="[Filtered]")
+        url = urllib.parse.urlunsplit(parts)
     if parts.password is None:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
@@ -234,7 +247,9 @@ def check_target(job: Job) -> dict[str, Any]:
         return not_checked(job, message, ExitCode.USAGE_ERROR, worker).to_dict()
     try:
         result = _run(job, secret, worker, started)
-    except Exception:  # a bug in the harness: reported as this target's, and the fleet goes on
+    except Exception as exc:  # a bug in the harness: reported as this target's, and the fleet goes on
+        if type(exc).__name__ == "JobTimeoutException":
+            raise  # RQ's --target-time-limit: the collector reports the run as stopped
         message = "the harness failed: " + printable(redact(traceback.format_exc(), [secret]), newlines=True)
         result = not_checked(job, message, ExitCode.INTERNAL_ERROR, worker)
     others = [Secret(os.environ[name]) for name in job["mask_envs"] if os.environ.get(name, value) != value]
@@ -259,7 +274,8 @@ def _run(job: Job, secret: Secret, worker: str, started: float) -> TargetResult:
         except SettingError as exc:
             return not_checked(job, engine.masking(str(exc)), ExitCode.USAGE_ERROR, worker)
         code = exit_code(report, strict=settings.strict)
-        return _result(job, engine.masking(str(job["url"])), report, code, worker, time.monotonic() - started)
+        url = without_password(engine.masking(str(job["url"])))
+        return _result(job, url, report, code, worker, time.monotonic() - started)
 
 
 def _result(job: Job, url: str, report: RunReport, code: int, worker: str, elapsed: float) -> TargetResult:
@@ -322,13 +338,38 @@ def cross_masked(result: dict[str, Any], secrets: Sequence[Secret]) -> dict[str,
     outside = "\n".join(_outside_text(result))
     lowered = outside.lower()
     # maybe_in is cheap and rules out most; the secret's own pattern decides for the rest.
-    unique = dict.fromkeys(secret for secret in secrets if secret)
+    unique = list(dict.fromkeys(secret for secret in secrets if secret))
     found = [secret for secret in unique if secret.maybe_in(lowered) and redact(outside, [secret]) != outside]
-    if not found:
+    # An excerpt cut at its cap may end in the start of a secret, too short to count as a run of it.
+    cut = unique if _CUT.search(outside) else []
+    if not found and not cut:
         return result
-    masked = _masked(result, found)
+    masked = _masked(result, found, cut)
     assert isinstance(masked, dict)
     return masked
+
+
+#: How explain.safe_text ends an excerpt it cut.
+_CUT = re.compile(r" \.\.\. \(\d+ more characters\)")
+#: The shortest start of a secret masked where an excerpt was cut.
+_CUT_PIECE = 4
+
+
+def _cut_pieces_masked(text: str, secrets: Sequence[Secret]) -> str:
+    """``text`` with the start of any of ``secrets`` that ends an excerpt, just before its cut, masked."""
+
+    pieces: list[str] = []
+    position = 0
+    for match in _CUT.finditer(text):
+        head = text[position : match.start()].lower()
+        for secret in secrets:
+            value = secret.reveal().lower()
+            length = next((n for n in range(len(value), _CUT_PIECE - 1, -1) if head.endswith(value[:n])), 0)
+            if length:
+                pieces += [text[position : match.start() - length], MASK]
+                position = match.start()
+                break
+    return "".join(pieces) + text[position:] if pieces else text
 
 
 def _outside_text(value: object, outside: bool = False) -> Iterable[str]:
@@ -345,13 +386,14 @@ def _outside_text(value: object, outside: bool = False) -> Iterable[str]:
             yield from _outside_text(item, outside)
 
 
-def _masked(value: object, secrets: Sequence[Secret]) -> object:
+def _masked(value: object, secrets: Sequence[Secret], cut: Sequence[Secret]) -> object:
     if isinstance(value, str):
-        return redact(value, secrets)
+        text = redact(value, secrets) if secrets else value
+        return _cut_pieces_masked(text, cut) if cut else text
     if isinstance(value, Mapping):
-        return {_masked(key, secrets): _masked(item, secrets) for key, item in value.items()}
+        return {_masked(key, secrets, cut): _masked(item, secrets, cut) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_masked(item, secrets) for item in value]
+        return [_masked(item, secrets, cut) for item in value]
     return value
 
 
@@ -383,20 +425,22 @@ def run_local(
         results.append(result)
         on_result(result)
 
+    starting: Job | None = None
     try:
         while waiting or running:
             while waiting and len(running) < at_once:
-                job = waiting.popleft()
+                starting = waiting.popleft()
                 receiver, sender = context.Pipe(duplex=False)
                 process = context.Process(  # type: ignore[attr-defined]
                     target=work or check_and_send,
-                    args=(job, sender),
-                    name=f"webhook-target-{job['index']}",
+                    args=(starting, sender),
+                    name=f"webhook-target-{starting['index']}",
                     daemon=True,
                 )
                 process.start()
                 sender.close()
-                running[receiver] = _Running(job, process, time.monotonic())
+                running[receiver] = _Running(starting, process, time.monotonic())
+                starting = None
             for ready in multiprocessing.connection.wait(list(running), timeout=0.5):
                 assert isinstance(ready, Connection)
                 done(_collect(running.pop(ready), ready))
@@ -404,15 +448,20 @@ def run_local(
                 if time.monotonic() - run.started > time_limit:
                     del running[connection]
                     _stop(run.process)
-                    message = f"its run took longer than {time_limit:g} s and was stopped (--target-time-limit)"
-                    done(not_checked(run.job, message, ExitCode.INTERRUPTED))
+                    done(not_checked(run.job, overran(time_limit), ExitCode.INTERRUPTED))
     except KeyboardInterrupt:
         for run in running.values():
             _stop(run.process)
-        for job in [*(run.job for run in running.values()), *waiting]:
+        left = [*(run.job for run in running.values()), *([starting] if starting else []), *waiting]
+        for job in left:
             done(not_checked(job, "not checked: the fleet run was interrupted", ExitCode.INTERRUPTED))
         return sorted(results, key=lambda r: r.index), True
     return sorted(results, key=lambda r: r.index), False
+
+
+def overran(time_limit: float) -> str:
+    """Why a target whose run outlived ``--target-time-limit`` has no verdict."""
+    return f"its run took longer than {time_limit:g} s and was stopped (--target-time-limit)"
 
 
 def _context() -> BaseContext:
@@ -429,8 +478,10 @@ def check_and_send(job: Job, sender: Connection) -> None:
     """A target's process: check it, and send the result to the parent."""
     # Ctrl-C is the parent's to handle: it stops every target's process and reports what it has.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sender.send(check_target(job))
-    sender.close()
+    result = check_target(job)
+    with contextlib.suppress(OSError):  # the parent is gone (stopped with Ctrl-C): nobody to tell
+        sender.send(result)
+        sender.close()
 
 
 def _collect(run: _Running, receiver: Connection) -> TargetResult:

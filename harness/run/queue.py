@@ -18,7 +18,7 @@ from harness.config.exitcodes import ExitCode
 from harness.config.fleet import QUEUE_NAME, TIME_LIMIT
 from harness.config.secret import Secret
 from harness.output.fleet import TargetResult
-from harness.run.fleet import Job, OnResult, cross_masked, not_checked, without_password
+from harness.run.fleet import Job, OnResult, cross_masked, not_checked, overran, without_password
 from harness.wire.untrusted import printable
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ def run_queue(
                     JOB_FUNCTION,
                     args=(job,),
                     timeout=int(time_limit),
+                    # Waiting much longer than the collector does, it would run for nobody.
+                    ttl=int(wait) + 60,
                     result_ttl=RESULT_TTL,
                     failure_ttl=RESULT_TTL,
                     # The default is the call with its arguments; a short one keeps `rq info` readable.
@@ -82,11 +84,16 @@ def run_queue(
     except (redis.RedisError, ValueError) as exc:
         raise QueueError(f"cannot use the Redis server at {without_password(url)}: {printable(str(exc))}") from None
     by_id = {job.id: data for job, data in zip(enqueued, jobs, strict=True)}
-    return _collect(connection, by_id, on_result, wait, held)
+    return _collect(connection, by_id, on_result, wait, held, time_limit)
 
 
 def _collect(
-    connection: Any, by_id: dict[str, Job], on_result: OnResult, wait: float, held: Sequence[Secret]
+    connection: Any,
+    by_id: dict[str, Job],
+    on_result: OnResult,
+    wait: float,
+    held: Sequence[Secret],
+    time_limit: float,
 ) -> tuple[list[TargetResult], bool]:
     import redis
     from rq.job import Job as RQJob
@@ -105,7 +112,7 @@ def _collect(
     try:
         while pending:
             for job_id, job in zip(list(pending), RQJob.fetch_many(list(pending), connection=connection), strict=True):
-                result = _finished(job, pending[job_id])
+                result = _finished(job, pending[job_id], time_limit)
                 if result is not None:
                     done(job_id, result)
                     if job is not None:
@@ -129,7 +136,7 @@ def _collect(
     return sorted(results, key=lambda r: r.index), interrupted
 
 
-def _finished(job: RQJob | None, data: Job) -> TargetResult | None:
+def _finished(job: RQJob | None, data: Job, time_limit: float) -> TargetResult | None:
     """The target's result once its job has ended, however it ended; None while it waits or runs."""
     from rq.job import JobStatus
 
@@ -146,15 +153,27 @@ def _finished(job: RQJob | None, data: Job) -> TargetResult | None:
         # out of memory, its job timeout). Only the last line is shown; the traceback stays with the worker.
         latest = job.latest_result()
         last = (latest.exc_string or "").strip().splitlines()[-1:] if latest is not None else []
+        if last and "JobTimeoutException" in last[0]:
+            return not_checked(data, overran(time_limit), ExitCode.INTERRUPTED)
         why = f": {printable(last[0][:300])}" if last else ""
         return not_checked(data, f"its job {status.value} on the worker{why}", ExitCode.INTERNAL_ERROR)
     return None
 
 
 def _cancel(connection: Any, job_id: str) -> None:
+    """Cancel a job not run yet; stop one running (its work horse is killed), so that it sends nothing more and
+    leaves no result behind; then delete it."""
+    from rq.command import send_stop_job_command
     from rq.job import Job as RQJob
+    from rq.job import JobStatus
 
     with contextlib.suppress(Exception):  # gone already, or Redis gone: nothing left to cancel
         job = RQJob.fetch(job_id, connection=connection)
-        job.cancel()
+        if job.get_status() == JobStatus.STARTED:
+            send_stop_job_command(connection, job_id)
+            deadline = time.monotonic() + 10
+            while job.get_status() == JobStatus.STARTED and time.monotonic() < deadline:
+                time.sleep(0.1)
+        else:
+            job.cancel()
         job.delete()
