@@ -17,7 +17,6 @@ import json
 import os
 import shlex
 import sys
-import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -299,7 +298,7 @@ def _check_many(args: argparse.Namespace) -> int:
     try:
         settings, _ = _check_settings(args, leave_out=PER_TARGET)
         targets = read_targets(args.file)
-        problems = refusals(targets, settings)
+        problems = refusals(targets, settings, queued=args.queue is not None)
         if args.queue is not None and not args.queue.strip():
             raise ValueError("the --queue URL is empty (is the variable holding it set?)")
         if args.queue is None:
@@ -308,13 +307,6 @@ def _check_many(args: argparse.Namespace) -> int:
                 problems.append(f"not set in this environment: {', '.join(missing)} (the targets file names them)")
         elif args.targets_at_once is not None:
             problems.append("--targets-at-once is for a run on this machine; with --queue, start as many workers")
-        else:
-            problems += [
-                f"target {t.index} (line {t.line}): its URL holds a password, which would travel through Redis and "
-                "rest there; give that receiver a URL without one, or check it without --queue"
-                for t in targets
-                if urllib.parse.urlsplit(t.url).password is not None
-            ]
         if problems:
             raise ValueError("\n  ".join(["the targets cannot be checked as they are:", *problems]))
     except (SettingError, TargetsError, ValueError) as exc:

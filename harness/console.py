@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from harness.config.exitcodes import ExitCode
-from harness.config.secret import Secret, redact
+from harness.config.secret import Secret, present, redact
 from harness.config.settings import SettingError, Settings
 from harness.output.fleet import FleetReport, TargetResult
 from harness.output.live import LiveLine
@@ -125,8 +125,8 @@ def run_check_many(settings: Settings, targets: Sequence[FleetTarget], fleet: Fl
     held = [Secret(os.environ[t.secret_env]) for t in targets if t.secret_env and os.environ.get(t.secret_env)]
 
     def mask(text: str) -> str:
-        lowered = text.lower()
-        return redact(text, [s for s in held if s.maybe_in(lowered)])
+        found = present(text, held)
+        return redact(text, found) if found else text
 
     jobs = jobs_for(targets, settings)
     started = now()

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["ENCODINGS", "MASK", "MIN_JUDGED_LENGTH", "MIN_RUN", "VERBATIM", "Encoding", "Secret", "redact"]
+__all__ = ["ENCODINGS", "MASK", "MIN_JUDGED_LENGTH", "MIN_RUN", "VERBATIM", "Encoding", "Secret", "present", "redact"]
 
 MASK = "[Filtered]"
 
@@ -119,9 +119,7 @@ class Secret:
         if not value.isascii() or any(mark in lowered for e in ENCODINGS for mark in e.marks):
             return True  # case folding beyond ASCII, or an escape that may spell part of the value: look closely
         length = self.run_length()
-        size = (length + 1) // 2
-        # A run of ``length`` characters of the value holds one of these blocks, as _next_window says.
-        blocks = [value[i : i + size] for i in range(0, len(value) - size + 1, size)] if len(value) >= length else []
+        blocks = _blocks(value, length) if len(value) >= length else []
         return any(piece.lower() in lowered for piece in (*_forms(value), *blocks))
 
     def forms(self) -> tuple[str, ...]:
@@ -446,13 +444,25 @@ def _next_window(text: str, position: int, value: str, length: int) -> re.Match[
     return None
 
 
+def _blocks(value: str, length: int) -> list[str]:
+    """The value's blocks of ``(length + 1) // 2`` characters end to end: any run of ``length`` holds one."""
+    size = (length + 1) // 2
+    return [value[i : i + size] for i in range(0, len(value) - size + 1, size)]
+
+
 @functools.lru_cache(maxsize=256)
 def _run_patterns(value: str, length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The value's blocks of ``(length + 1) // 2`` characters end to end, and every run of ``length``."""
-    size = (length + 1) // 2
-    blocks = [value[i : i + size] for i in range(0, len(value) - size + 1, size)]
+    blocks = _blocks(value, length)
     windows = [value[i : i + length] for i in range(len(value) - length + 1)]
     return re.compile("|".join(map(_any_case, blocks))), re.compile("|".join(map(_any_case, windows)))
+
+
+def present(text: str, secrets: Iterable[Secret]) -> list[Secret]:
+    """Those of ``secrets`` (each once) that :func:`redact` would mask in ``text``: for many secrets over one text,
+    most ruled out by :meth:`Secret.maybe_in` without compiling their patterns."""
+    lowered = text.lower()
+    return [s for s in dict.fromkeys(secrets) if s and s.maybe_in(lowered) and redact(text, [s]) != text]
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:

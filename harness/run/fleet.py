@@ -35,7 +35,7 @@ from typing import Any
 import harness
 from harness.config.exitcodes import ExitCode
 from harness.config.fleet import COLUMNS, TIME_LIMIT
-from harness.config.secret import MASK, Secret, redact
+from harness.config.secret import MASK, Secret, present, redact
 from harness.config.settings import SettingError, Settings
 from harness.judging.catalogue import catalogue
 from harness.output.fleet import TargetResult, requirement_outcomes
@@ -87,11 +87,6 @@ class FleetTarget:
     url: str
     #: The environment variable holding its secret; empty for a webhook configured without one.
     secret_env: str
-
-    @property
-    def shown_url(self) -> str:
-        """The URL without a password in it."""
-        return without_password(self.url)
 
 
 # --- the targets file ---
@@ -172,12 +167,18 @@ def missing_secrets(targets: Iterable[FleetTarget], environ: Mapping[str, str]) 
     return sorted({t.secret_env for t in targets if t.secret_env and not environ.get(t.secret_env)})
 
 
-def refusals(targets: Iterable[FleetTarget], settings: Settings) -> list[str]:
-    """The targets whose secret would cross a network in clear, as ``check`` refuses them; one line each."""
+def refusals(targets: Iterable[FleetTarget], settings: Settings, *, queued: bool = False) -> list[str]:
+    """The targets that cannot be checked as they are, one line each: their secret would cross a network in
+    clear (as ``check`` refuses it), or, ``queued``, their URL holds a password that would travel in a job."""
     options = options_for(settings)
     found = []
     for target in targets:
         refusal = refused_in_clear(target.url, bool(target.secret_env), settings, options)
+        if refusal is None and queued and urllib.parse.urlsplit(target.url).password is not None:
+            refusal = (
+                "its URL holds a password, which would travel through Redis and rest there; give that receiver a "
+                "URL without one, or check it without --queue"
+            )
         if refusal is not None:
             found.append(f"target {target.index} (line {target.line}): {refusal}")
     return found
@@ -336,12 +337,9 @@ def cross_masked(result: dict[str, Any], secrets: Sequence[Secret]) -> dict[str,
     receiver misconfigured with another webhook's secret may echo it). A cheap test of each secret against
     the outside text first: most answers hold none, and the full masking is done only where one may be."""
     outside = "\n".join(_outside_text(result))
-    lowered = outside.lower()
-    # maybe_in is cheap and rules out most; the secret's own pattern decides for the rest.
-    unique = list(dict.fromkeys(secret for secret in secrets if secret))
-    found = [secret for secret in unique if secret.maybe_in(lowered) and redact(outside, [secret]) != outside]
+    found = present(outside, secrets)
     # An excerpt cut at its cap may end in the start of a secret, too short to count as a run of it.
-    cut = unique if _CUT.search(outside) else []
+    cut = list(dict.fromkeys(secret for secret in secrets if secret)) if _CUT.search(outside) else []
     if not found and not cut:
         return result
     masked = _masked(result, found, cut)
